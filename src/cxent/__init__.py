@@ -1,0 +1,71 @@
+"""cxent: compiled softmax, log-softmax, logsumexp and cross-entropy (with its gradient) for NumPy.
+
+>>> import cxent
+>>> cxent.softmax([1.0, 2.0, 3.0]).round(2)
+array([0.09, 0.24, 0.67])
+"""
+
+from ._losses import cross_entropy
+from ._softmax import log_softmax, logsumexp, softmax
+from ._version import __version__
+
+__all__ = ["__version__", "cross_entropy", "log_softmax", "logsumexp", "show_config",
+           "softmax"]
+
+
+def show_config(mode="stdout"):
+    """Report how this copy of cxent was built and what it runs with.
+
+    Parameters
+    ----------
+    mode : {"stdout", "dicts"}, default "stdout"
+        Print the report, or return it as a dict.
+
+    Returns
+    -------
+    dict or None
+        With ``mode="dicts"``: ``version``, ``openmp`` (``built_with``, ``version`` as the
+        ``_OPENMP`` date, ``max_threads`` of the calling thread, ``runtime``: the OpenMP library
+        loaded in this process where it can be found) and ``numpy``.
+
+    Examples
+    --------
+    >>> import cxent
+    >>> cfg = cxent.show_config("dicts")
+    >>> sorted(cfg)
+    ['numpy', 'openmp', 'version']
+    """
+    import numpy as np
+
+    from . import _kernels
+
+    built, date, nmax = _kernels.openmp_info()
+    cfg = {
+        "version": __version__,
+        "openmp": {"built_with": built, "version": date, "max_threads": nmax,
+                   "runtime": _openmp_runtime() if built else None},
+        "numpy": np.__version__,
+    }
+    if mode == "dicts":
+        return cfg
+    if mode != "stdout":
+        raise ValueError(f"mode must be 'stdout' or 'dicts', got {mode!r}")
+    omp = cfg["openmp"]
+    print(f"cxent {cfg['version']} (numpy {cfg['numpy']})")
+    print(f"  OpenMP: {'yes' if built else 'no (serial build)'}"
+          + (f", _OPENMP={date}, max threads {nmax}, runtime {omp['runtime']}" if built else ""))
+    return None
+
+
+def _openmp_runtime():
+    """Path of the OpenMP runtime mapped into this process (Linux), else None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.rsplit(None, 1)[-1]
+                name = path.rsplit("/", 1)[-1]
+                if name.startswith(("libgomp", "libomp", "libiomp", "vcomp")):
+                    return path
+    except OSError:
+        pass
+    return None
