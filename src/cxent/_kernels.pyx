@@ -29,7 +29,7 @@ arrays and memory maps are accepted) or ``# OUT`` (written).
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, log, isfinite, INFINITY
+from libc.math cimport exp, expf, log, log1p, INFINITY, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
@@ -126,96 +126,132 @@ cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s) noe
     return m
 
 
-cdef inline floating _shift(floating m) noexcept nogil:
-    # The shift of the softmax family: the row max, or 0 for an all -inf row (then 0/0 = nan as in
-    # PyTorch).  A +inf max is kept: inf - inf = nan makes the whole row nan, as in PyTorch.
-    return m if m > -INFINITY else 0
-
-
-cdef inline double _row_sumexp(const floating* x, Py_ssize_t K, Py_ssize_t s, floating shift,
-                               floating* e, Py_ssize_t se) noexcept nogil:
-    # sum_k exp(x_k - shift), accumulated in float64; when e != NULL each term is stored in e
+cdef inline double _sum_exp(const floating* x, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t s,
+                            floating shift, floating* e, Py_ssize_t se) noexcept nogil:
+    # sum of exp(x_k - shift) for k0 <= k < k1 in float64; when e != NULL each term goes to e
     cdef double acc = 0.0
     cdef floating v
     cdef Py_ssize_t k
     if e == NULL:
         if s == 1:
-            for k in range(K):
+            for k in range(k0, k1):
                 acc += _exp(x[k] - shift)
         else:
-            for k in range(K):
+            for k in range(k0, k1):
                 acc += _exp(x[k * s] - shift)
     else:
-        for k in range(K):
+        for k in range(k0, k1):
             v = _exp(x[k * s] - shift)
             e[k * se] = v
             acc += v
     return acc
 
 
+ctypedef struct RowSum:
+    # The normaliser of a row of the softmax family, shifted by the row maximum.
+    double shift      # the row max; 0 for a row without one (all -inf or nan, or no element)
+    double rest       # sum of exp(x_k - shift) over all k except the first maximum
+    double total      # the whole sum: 1 + rest (rest alone for a row without a maximum)
+    double log_total  # log(total) as log1p(rest), exact when the maximum dominates
+
+
+cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, floating* e,
+                            Py_ssize_t se) noexcept nogil:
+    # Leaving the maximum's own term (exactly 1) out of the float64 sum keeps log(total) accurate
+    # when the other terms are tiny: the loss of a confident correct prediction is log1p(rest).
+    # A +inf maximum makes the row nan, as in PyTorch.  With e != NULL every exp(x_k - shift) is
+    # stored in e (1 at the maximum).
+    cdef floating m = _row_max(x, K, s)
+    cdef Py_ssize_t im = 0
+    cdef RowSum r
+    if not m > -INFINITY:  # all -inf / nan, or K == 0: 0/0 = nan and log(0) = -inf follow
+        r.shift = 0.0
+        r.rest = _sum_exp(x, 0, K, s, <floating> 0, e, se)
+        r.total = r.rest
+        r.log_total = log(r.rest)
+        return r
+    while x[im * s] != m:
+        im += 1
+    r.shift = m
+    r.rest = _sum_exp(x, 0, im, s, m, e, se) + _sum_exp(x, im + 1, K, s, m, e, se)
+    if e != NULL:
+        e[im * se] = 1
+    if m == INFINITY:
+        r.rest = NAN
+    r.total = 1.0 + r.rest
+    r.log_total = log1p(r.rest)
+    return r
+
+
 cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_ssize_t so,
                               Py_ssize_t K, bint log_space) noexcept nogil:
-    cdef floating shift = _shift(_row_max(x, K, sx))
-    cdef double inv, c
+    cdef RowSum r
+    cdef floating shift
+    cdef double inv
     cdef Py_ssize_t k
     if log_space:
-        c = log(_row_sumexp(x, K, sx, shift, <floating*> NULL, 0))
+        r = _row_sum(x, K, sx, <floating*> NULL, 0)
+        shift = <floating> r.shift
         for k in range(K):
-            o[k * so] = <floating> ((x[k * sx] - shift) - c)
+            o[k * so] = <floating> ((x[k * sx] - shift) - r.log_total)
     else:
-        inv = 1.0 / _row_sumexp(x, K, sx, shift, o, so)
+        r = _row_sum(x, K, sx, o, so)
+        inv = 1.0 / r.total
         for k in range(K):
             o[k * so] = <floating> (o[k * so] * inv)
 
 
 cdef inline double _lse_row(const floating* x, Py_ssize_t sx, Py_ssize_t K) noexcept nogil:
-    cdef floating m = _row_max(x, K, sx)
-    # logsumexp keeps +inf (SciPy and PyTorch): shift by 0 when the max is not finite
-    cdef floating shift = m if isfinite(m) else 0
-    return shift + log(_row_sumexp(x, K, sx, shift, <floating*> NULL, 0))
+    cdef RowSum r = _row_sum(x, K, sx, <floating*> NULL, 0)
+    cdef Py_ssize_t k
+    if r.shift == INFINITY:  # logsumexp keeps +inf (SciPy, PyTorch) unless the row has a nan
+        for k in range(K):
+            if x[k * sx] != x[k * sx]:
+                return NAN
+        return INFINITY
+    return r.shift + r.log_total
 
 
 cdef inline double _xent_label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
                                    floating* g, Py_ssize_t sg, double scale) noexcept nogil:
     # Loss -log softmax(x)_y of one row (0 <= y < K), in float64.  With g != NULL also writes
-    # scale * (softmax(x) - onehot(y)); the label's entry is computed as (e_y - S) / S in float64
-    # so that it keeps its relative accuracy when p_y is close to 1.
-    cdef floating shift = _shift(_row_max(x, K, sx))
-    cdef double S = _row_sumexp(x, K, sx, shift, g, sg)
+    # scale * (softmax(x) - onehot(y)); the label's entry (e_y - total) / total is computed in
+    # float64 from e_y and the sum of the other terms, so it keeps its relative accuracy when p_y
+    # is close to 1.
+    cdef RowSum r = _row_sum(x, K, sx, g, sg)
     cdef double ey, inv
     cdef Py_ssize_t k
     if g != NULL:
         ey = g[y * sg]
-        inv = scale / S
+        inv = scale / r.total
         for k in range(K):
             g[k * sg] = <floating> (g[k * sg] * inv)
-        g[y * sg] = <floating> (scale * ((ey - S) / S))
-    return log(S) - (<double> x[y * sx] - <double> shift)
+        if ey == 1:  # the label holds a maximum: e_y - total = -rest exactly
+            g[y * sg] = <floating> (scale * (-r.rest / r.total))
+        else:
+            g[y * sg] = <floating> (scale * ((ey - r.total) / r.total))
+    return r.log_total - (<double> x[y * sx] - r.shift)
 
 
 cdef inline double _xent_prob_row(const floating* x, Py_ssize_t sx, const floating* t,
                                   Py_ssize_t st, Py_ssize_t K, floating* g, Py_ssize_t sg,
                                   double scale) noexcept nogil:
-    # Loss -sum_k t_k log softmax(x)_k = T log S - sum_k t_k (x_k - shift), T = sum_k t_k, with
-    # the convention 0 * log 0 = 0 (a zero target never meets a -inf logit).  With g != NULL also
-    # writes scale * (softmax(x) * T - t).
-    cdef floating shift = _shift(_row_max(x, K, sx))
-    cdef double S = 0.0, T = 0.0, dot = 0.0, e, tk, r
+    # Loss -sum_k t_k log softmax(x)_k = T log(total) - sum_k t_k (x_k - shift), T = sum_k t_k,
+    # with the convention 0 * log 0 = 0 (a zero target never meets a -inf logit).  With
+    # g != NULL also writes scale * (softmax(x) * T - t).
+    cdef RowSum r = _row_sum(x, K, sx, g, sg)
+    cdef double T = 0.0, dot = 0.0, tk, q
     cdef Py_ssize_t k
     for k in range(K):
-        e = _exp(x[k * sx] - shift)
-        S += e
         tk = t[k * st]
         if tk != 0:
             T += tk
-            dot += tk * (<double> x[k * sx] - <double> shift)
-        if g != NULL:
-            g[k * sg] = <floating> e
+            dot += tk * (<double> x[k * sx] - r.shift)
     if g != NULL:
-        r = T / S
+        q = T / r.total
         for k in range(K):
-            g[k * sg] = <floating> (scale * (g[k * sg] * r - t[k * st]))
-    return T * log(S) - dot
+            g[k * sg] = <floating> (scale * (g[k * sg] * q - t[k * st]))
+    return T * r.log_total - dot
 
 
 # ---------------------------------------------------------------------------------------------

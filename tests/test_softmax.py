@@ -1,0 +1,158 @@
+"""softmax, log_softmax and logsumexp against plain float64 references and the worked example."""
+
+import numpy as np
+import pytest
+from conftest import as_bits, ref_log_softmax, ref_logsumexp, ref_softmax
+
+import cxent
+
+W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
+X = np.array([1.0, 2.0, 3.0])
+
+
+def test_worked_example():
+    z = W @ X
+    np.testing.assert_allclose(z, [1.4, 3.2, 5.0], rtol=1e-15)
+    p = cxent.softmax(z)
+    np.testing.assert_array_equal(p.round(2), [0.02, 0.14, 0.84])
+    # exp(z) / sum(exp(z)) written out by hand
+    e = [np.exp(1.4), np.exp(3.2), np.exp(5.0)]
+    np.testing.assert_allclose(p, np.array(e) / sum(e), rtol=1e-15)
+    np.testing.assert_allclose(cxent.log_softmax(z)[2], -0.176154756665901, rtol=1e-13)
+    np.testing.assert_allclose(cxent.logsumexp(z), 5.176154756665901, rtol=1e-15)
+    np.testing.assert_array_equal(cxent.softmax([1, 2, 3]).round(2), [0.09, 0.24, 0.67])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape_axis", [((7,), 0), ((5, 9), -1), ((5, 9), 0), ((3, 4, 5), 1),
+                                        ((2, 3, 4, 5), 2), ((2, 3, 4, 5), 0), ((1, 6, 1), 1)])
+def test_against_reference(dtype, shape_axis, rng):
+    shape, axis = shape_axis
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    p = cxent.softmax(x, axis)
+    assert p.dtype == dtype and p.shape == x.shape
+    np.testing.assert_allclose(p, ref_softmax(x, axis), rtol=tol, atol=tol * 1e-3)
+    lp = cxent.log_softmax(x, axis)
+    assert lp.dtype == dtype
+    np.testing.assert_allclose(lp, ref_log_softmax(x, axis), rtol=tol, atol=tol)
+    lse = cxent.logsumexp(x, axis)
+    assert lse.dtype == dtype and lse.shape == np.sum(x, axis).shape
+    np.testing.assert_allclose(lse, ref_logsumexp(x, axis), rtol=tol)
+
+
+def test_large_and_tiny_values():
+    x = np.array([[1000.0, 1000.0, -1000.0], [-1e308, 0.0, 1e308], [-745.0, -745.0, -745.0]])
+    p = cxent.softmax(x)
+    np.testing.assert_array_equal(p[0], [0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(p[1], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(p[2], [1 / 3] * 3, rtol=1e-15)
+    np.testing.assert_allclose(cxent.logsumexp(x), [1000 + np.log(2), 1e308, -745 + np.log(3)],
+                               rtol=1e-15)
+    np.testing.assert_allclose(cxent.log_softmax(x)[0], [-np.log(2), -np.log(2), -2000 - np.log(2)],
+                               rtol=1e-15)
+
+
+def test_float32_accumulates_in_float64():
+    # 2**20 equal logits: a float32 running sum would drift; the float64 one is exact here
+    x = np.zeros((1, 1 << 20), np.float32)
+    np.testing.assert_allclose(cxent.logsumexp(x), [20 * np.log(2)], rtol=1e-7)
+    np.testing.assert_allclose(cxent.softmax(x).sum(), 1.0, rtol=1e-6)
+
+
+NONFINITE = [
+    # row, softmax, log_softmax, logsumexp   (PyTorch's and SciPy's values)
+    ([1.0, -np.inf], [1.0, 0.0], [0.0, -np.inf], 1.0),
+    ([-np.inf, -np.inf], [np.nan, np.nan], [np.nan, np.nan], -np.inf),
+    ([1.0, np.inf], [np.nan, np.nan], [np.nan, np.nan], np.inf),
+    ([np.inf, np.inf], [np.nan, np.nan], [np.nan, np.nan], np.inf),
+    ([-np.inf, np.inf], [np.nan, np.nan], [np.nan, np.nan], np.inf),
+    ([1.0, np.nan], [np.nan, np.nan], [np.nan, np.nan], np.nan),
+    ([np.inf, np.nan], [np.nan, np.nan], [np.nan, np.nan], np.nan),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("row", "sm", "lsm", "lse"), NONFINITE)
+def test_nonfinite_rows(row, sm, lsm, lse, dtype):
+    ok = [2.0, 1.0]  # a finite row beside it must be unaffected
+    x = np.array([row, ok], dtype)
+    np.testing.assert_array_equal(cxent.softmax(x)[0], np.array(sm, dtype))
+    np.testing.assert_array_equal(cxent.log_softmax(x)[0], np.array(lsm, dtype))
+    np.testing.assert_array_equal(cxent.logsumexp(x)[0], dtype(lse))
+    np.testing.assert_allclose(cxent.softmax(x)[1], ref_softmax(ok), rtol=1e-6)
+    np.testing.assert_allclose(cxent.logsumexp(x)[1], ref_logsumexp(ok), rtol=1e-6)
+
+
+def test_logsumexp_axes_and_keepdims(rng):
+    x = rng.standard_normal((3, 4, 5))
+    np.testing.assert_allclose(cxent.logsumexp(x, axis=None), np.log(np.exp(x).sum()),
+                               rtol=1e-14)
+    assert isinstance(cxent.logsumexp(x, axis=None), np.float64)
+    assert cxent.logsumexp(x, axis=None, keepdims=True).shape == (1, 1, 1)
+    np.testing.assert_allclose(cxent.logsumexp(x, axis=(0, 2)), np.log(np.exp(x).sum((0, 2))),
+                               rtol=1e-14)
+    assert cxent.logsumexp(x, axis=(2, 0), keepdims=True).shape == (1, 4, 1)
+    r = cxent.logsumexp(x, axis=1, keepdims=True)
+    assert r.shape == (3, 1, 5)
+    np.testing.assert_allclose(r, np.log(np.exp(x).sum(1, keepdims=True)), rtol=1e-14)
+    assert isinstance(cxent.logsumexp([1.0, 2.0]), np.float64)
+    assert isinstance(cxent.logsumexp(np.float32([1.0, 2.0])), np.float32)
+
+
+def test_empty_inputs():
+    assert cxent.softmax(np.zeros((0, 3))).shape == (0, 3)
+    assert cxent.softmax(np.zeros((2, 0))).shape == (2, 0)
+    np.testing.assert_array_equal(cxent.logsumexp(np.zeros((2, 0))), [-np.inf, -np.inf])
+    assert cxent.logsumexp(np.zeros((0, 3))).shape == (0,)
+    assert cxent.logsumexp(np.zeros(0)) == -np.inf
+    assert cxent.logsumexp(np.zeros((0, 3)), axis=None) == -np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint16, np.bool_, np.float16])
+def test_other_real_dtypes_become_float64(dtype):
+    x = np.array([[1, 0, 1], [0, 1, 1]], dtype)
+    p = cxent.softmax(x)
+    assert p.dtype == np.float64
+    np.testing.assert_allclose(p, ref_softmax(x.astype(np.float64)), rtol=1e-15)
+    assert cxent.logsumexp(x).dtype == np.float64
+
+
+def test_big_endian_and_lists():
+    x = np.array([[0.5, 1.5, -2.0]], dtype=">f8")
+    np.testing.assert_allclose(cxent.softmax(x), ref_softmax(x.astype(float)), rtol=1e-15)
+    np.testing.assert_allclose(cxent.softmax([[0.5, 1.5, -2.0]]), ref_softmax(x), rtol=1e-15)
+    assert cxent.softmax(x.astype(">f4")).dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [cxent.softmax, cxent.log_softmax])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_counts_give_identical_bits(fn, dtype, rng, force_parallel):
+    x = (rng.standard_normal((301, 67)) * 5).astype(dtype)
+    x[5, 3] = np.nan
+    x[7, :] = -np.inf
+    base = as_bits(fn(x, n_threads=1))
+    for n in (2, 3, 8):
+        assert as_bits(fn(x, n_threads=n)) == base
+        assert as_bits(fn(x.T, axis=0, n_threads=n)) == as_bits(fn(x.T, axis=0, n_threads=1))
+    lse = as_bits(cxent.logsumexp(x, n_threads=1))
+    assert as_bits(cxent.logsumexp(x, n_threads=2)) == lse
+    np.testing.assert_allclose(cxent.logsumexp(x[:5]), ref_logsumexp(x[:5]), rtol=1e-6)
+
+
+def test_parallel_path_is_correct(rng, force_parallel):
+    x = rng.standard_normal((1000, 37))
+    np.testing.assert_allclose(cxent.softmax(x, n_threads=2), ref_softmax(x), rtol=1e-14)
+    np.testing.assert_allclose(cxent.softmax(x, n_threads=None), ref_softmax(x), rtol=1e-14)
+    np.testing.assert_allclose(cxent.logsumexp(x, 0, n_threads=2), ref_logsumexp(x, 0),
+                               rtol=1e-14)
+
+
+def test_subnormals_survive_import():
+    # -ffast-math in an extension can switch the whole process to flush-to-zero on import
+    import cxent._kernels  # noqa: F401
+
+    tiny = np.float64(1e-310)
+    assert tiny * np.float64(1.0) != 0.0
+    assert np.float32(1e-40) * np.float32(1.0) != 0.0
+    assert cxent.softmax(np.array([0.0, -709.5]))[1] > 0  # exp of it is subnormal
