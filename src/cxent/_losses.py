@@ -81,7 +81,7 @@ def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=Fals
     >>> print(f"{loss:.5f}")
     0.17615
     >>> grad.round(4)          # softmax - onehot
-    array([[ 0.0198,  0.1199, -0.1617]])
+    array([[ 0.0229,  0.1386, -0.1615]])
 
     Probability targets, per-position losses:
 
@@ -163,6 +163,6 @@ def _as_labels(t):
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size:
         top = int(t.max())
         if top > np.iinfo(np.int64).max:
-            pos = np.unravel_index(int(np.argmax(t)), t.shape)
+            pos = tuple(int(i) for i in np.unravel_index(int(np.argmax(t)), t.shape))
             raise ValueError(f"target holds class index {top} at position {pos}, out of range")
     return t.astype(np.int64)

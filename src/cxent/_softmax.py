@@ -56,9 +56,10 @@ def softmax(x, axis=-1, *, out=None, n_threads=None):
     array([1.4, 3.2, 5. ])
     >>> cxent.softmax(z).round(2)
     array([0.02, 0.14, 0.84])
-    >>> cxent.softmax(np.float32([[0, 0], [0, np.log(3)]]))
-    array([[0.5 , 0.5 ],
-           [0.25, 0.75]], dtype=float32)
+    >>> p = cxent.softmax(np.float32([[0, 0], [0, np.log(3)]]))   # float32 in, float32 out
+    >>> p.dtype, p.round(4)
+    (dtype('float32'), array([[0.5 , 0.5 ],
+           [0.25, 0.75]], dtype=float32))
     """
     return _softmax_impl(x, axis, out, n_threads, False)
 
@@ -153,8 +154,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
     >>> import numpy as np, cxent
     >>> print(f"{cxent.logsumexp([1.4, 3.2, 5.0]):.5f}")
     5.17615
-    >>> cxent.logsumexp(np.array([[0.0, 0.0], [1000.0, 1000.0]])).round(6)
-    array([   0.693147, 1000.693147])
+    >>> cxent.logsumexp(np.array([[0.0, 0.0], [1000.0, 1000.0]])) - np.log(2)
+    array([   0., 1000.])
     >>> cxent.logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).round(6)
     array([[1.791759]])
     """

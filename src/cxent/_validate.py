@@ -94,13 +94,16 @@ class Layout:
     ``order="K"``.
     """
 
-    __slots__ = ("shape", "axis", "K", "A", "B", "M", "order", "tshape", "inv", "lorder",
-                 "linv")
+    __slots__ = ("shape", "axis", "K", "A", "B", "M", "order", "memorder", "tshape", "inv",
+                 "lorder", "linv")
 
     def __init__(self, x, axis):
         shape, strides = x.shape, x.strides
         others = [i for i in range(len(shape)) if i != axis]
-        others.sort(key=lambda i: (shape[i] != 1, -abs(strides[i])))
+        def by_stride(i):
+            return (shape[i] != 1, -abs(strides[i]))
+
+        others.sort(key=by_stride)
         groups = []  # [size, stride] of merged runs of axes
         for i in others:
             n, s = shape[i], strides[i]
@@ -119,6 +122,7 @@ class Layout:
             A, B = 1, M
         self.shape, self.axis, self.K, self.A, self.B, self.M = shape, axis, shape[axis], A, B, M
         self.order = others + [axis]
+        self.memorder = sorted(range(len(shape)), key=by_stride)
         self.tshape = tuple(shape[i] for i in others)
         self.inv = _inverse(self.order)
         self.lorder = [i if i < axis else i - 1 for i in others]
@@ -143,7 +147,13 @@ class Layout:
         return v if np.may_share_memory(v, out) else None
 
     def new(self, dtype):
-        """A new full-shape array laid out like the input: (array, its (A, B, K) view)."""
+        """A new full-shape array in the input's memory order: (array, its (A, B, K) view)."""
+        full = self.memorder
+        arr = np.empty([self.shape[i] for i in full], dtype).transpose(_inverse(full))
+        v = self.rows(arr)
+        if np.may_share_memory(v, arr):
+            return arr, v
+        # the class axis sits between axes that only merge in the input: rows first, then classes
         buf = np.empty(self.tshape + (self.K,), dtype)
         return buf.transpose(self.inv), buf.reshape(self.A, self.B, self.K)
 

@@ -1,0 +1,50 @@
+"""The docstring examples run (doctest on the installed modules) and README's example holds."""
+
+import doctest
+import importlib
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+import cxent
+
+MODULES = ["cxent", "cxent._softmax", "cxent._losses"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert res.failed == 0
+    assert res.attempted > 0
+
+
+def test_every_public_function_has_an_example():
+    for name in cxent.__all__:
+        obj = getattr(cxent, name)
+        if callable(obj):
+            assert "Examples\n    --------" in obj.__doc__, name
+
+
+def test_public_names():
+    assert {"softmax", "log_softmax", "logsumexp", "cross_entropy"} <= set(cxent.__all__)
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", cxent.__version__)
+
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.skipif(not README.exists(), reason="README.md is not beside the tests")
+def test_readme_python_examples_run():
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        if ">>>" in block:
+            parser = doctest.DocTestParser()
+            test = parser.get_doctest(block, {"np": np, "cxent": cxent}, "README", "README", 0)
+            runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+            runner.run(test)
+            assert runner.failures == 0, block
