@@ -4,8 +4,8 @@ Metadata lives in pyproject.toml; this file only defines the extension and choos
 for the compiler at hand (probed by compiling and linking a small program):
 
 * GCC / Clang: ``-fopenmp``;
-* Apple Clang: ``-Xpreprocessor -fopenmp`` with libomp (``-lomp``); set ``CXENT_OMP_PREFIX`` (or
-  have Homebrew's ``libomp`` installed) so that ``include/omp.h`` and ``lib/libomp.dylib`` are found;
+* Apple Clang: ``-Xpreprocessor -fopenmp`` with libomp (``-lomp``); set ``CXENT_OMP_PREFIX``
+  (or install Homebrew's ``libomp``) so that ``include/omp.h`` and ``lib/libomp.dylib`` exist;
 * MSVC: ``/openmp``.
 
 When no flag works the kernels are built serially and the build says so; ``cxent.show_config()``
@@ -60,7 +60,7 @@ def _probe(compiler, cflags, ldflags):
         try:
             objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
             compiler.link_executable(objs, "omp_probe", output_dir=tmp, extra_postargs=ldflags)
-        except Exception:  # noqa: BLE001 - any failure means "this flag set does not work"
+        except Exception:  # any failure means "this flag set does not work"
             return False
     return True
 

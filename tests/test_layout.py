@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import ref_log_softmax, ref_logsumexp, ref_softmax, ref_xent_labels
 
 import cxent
+from conftest import ref_log_softmax, ref_logsumexp, ref_softmax, ref_xent_labels
 from cxent._validate import Layout
 
 
@@ -74,6 +74,7 @@ def test_read_only_and_memmap_inputs(tmp_path, rng):
     ym = np.load(tmp_path / "y.npy", mmap_mode="r")
     loss, g = cxent.cross_entropy(xm, ym, reduction="none", return_grad=True)
     np.testing.assert_allclose(loss, ref, rtol=2e-6)
+    np.testing.assert_allclose(g.sum(1), 0.0, atol=1e-6)
     assert cxent.logsumexp(np.memmap(tmp_path / "x.npy", dtype=np.float32, mode="r",
                                      offset=128, shape=(20, 5))).shape == (20,)
     probs = np.load(tmp_path / "x.npy", mmap_mode="r")
@@ -133,7 +134,7 @@ def test_out_errors(rng):
         cxent.softmax(x, out=np.empty((3, 4)))
     with pytest.raises(TypeError, match="out has dtype float32, expected float64"):
         cxent.softmax(x, out=np.empty((4, 3), np.float32))
-    with pytest.raises(TypeError, match="out must be a numpy.ndarray, got list"):
+    with pytest.raises(TypeError, match=r"out must be a numpy\.ndarray, got list"):
         cxent.softmax(x, out=[[0.0] * 3] * 4)
     ro = np.empty((4, 3))
     ro.flags.writeable = False

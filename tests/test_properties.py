@@ -1,12 +1,12 @@
 """Property tests (hypothesis): invariants of softmax and cross-entropy on random inputs."""
 
 import numpy as np
-from conftest import ref_log_softmax, ref_xent_labels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cxent
+from conftest import ref_log_softmax, ref_xent_labels
 
 settings.register_profile("cxent", max_examples=60, deadline=None)
 settings.load_profile("cxent")

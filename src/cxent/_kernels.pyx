@@ -262,8 +262,8 @@ cdef void _softmax_block(const floating* x, Str3 sx, floating* o, Str3 so, Py_ss
                          bint log_space) noexcept nogil:
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
+    cdef Py_ssize_t _
+    for _ in range(r0, r1):
         _softmax_row(x + a * sx.a + b * sx.b, sx.k, o + a * so.a + b * so.b, so.k, K, log_space)
         b += 1
         if b == B:
@@ -275,8 +275,8 @@ cdef void _lse_block(const floating* x, Str3 sx, floating* o, Str2 so, Py_ssize_
                      Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
+    cdef Py_ssize_t _
+    for _ in range(r0, r1):
         o[a * so.a + b * so.b] = <floating> _lse_row(x + a * sx.a + b * sx.b, sx.k, K)
         b += 1
         if b == B:
@@ -291,12 +291,12 @@ cdef void _xent_label_block(const floating* x, Str3 sx, const int64_t* y, Str2 s
     # total[0] <- sum of the block's row losses; bad[0] <- first row with a label outside [0, K)
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t r
+    cdef Py_ssize_t _
     cdef int64_t lab
-    cdef double acc = 0.0, l
+    cdef double acc = 0.0, row_loss
     cdef floating* grow = NULL
     bad[0] = -1
-    for r in range(r0, r1):
+    for _ in range(r0, r1):
         lab = y[a * sy.a + b * sy.b]
         if lab < 0 or lab >= K:
             if bad[0] < 0:
@@ -304,10 +304,10 @@ cdef void _xent_label_block(const floating* x, Str3 sx, const int64_t* y, Str2 s
         else:
             if g != NULL:
                 grow = g + a * sg.a + b * sg.b
-            l = _xent_label_row(x + a * sx.a + b * sx.b, sx.k, K, lab, grow, sg.k, scale)
+            row_loss = _xent_label_row(x + a * sx.a + b * sx.b, sx.k, K, lab, grow, sg.k, scale)
             if loss != NULL:
-                loss[a * sl.a + b * sl.b] = <floating> l
-            acc += l
+                loss[a * sl.a + b * sl.b] = <floating> row_loss
+            acc += row_loss
         b += 1
         if b == B:
             b = 0
@@ -321,17 +321,17 @@ cdef void _xent_prob_block(const floating* x, Str3 sx, const floating* t, Str3 s
                            double* total) noexcept nogil:
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t r
-    cdef double acc = 0.0, l
+    cdef Py_ssize_t _
+    cdef double acc = 0.0, row_loss
     cdef floating* grow = NULL
-    for r in range(r0, r1):
+    for _ in range(r0, r1):
         if g != NULL:
             grow = g + a * sg.a + b * sg.b
-        l = _xent_prob_row(x + a * sx.a + b * sx.b, sx.k, t + a * st.a + b * st.b, st.k, K,
-                           grow, sg.k, scale)
+        row_loss = _xent_prob_row(x + a * sx.a + b * sx.b, sx.k, t + a * st.a + b * st.b,
+                                  st.k, K, grow, sg.k, scale)
         if loss != NULL:
-            loss[a * sl.a + b * sl.b] = <floating> l
-        acc += l
+            loss[a * sl.a + b * sl.b] = <floating> row_loss
+        acc += row_loss
         b += 1
         if b == B:
             b = 0

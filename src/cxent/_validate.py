@@ -1,8 +1,9 @@
 """Input checking and array layout for the public functions; nothing else.
 
-Every public function turns its array-likes into float32/float64 arrays (`as_real_array`), checks its
-keywords, and describes the data to the compiled kernels through a `Layout`: a strided 3-D view
-``(A, B, K)`` whose last axis is the class axis and whose ``M = A * B`` rows are all other positions.
+Every public function turns its array-likes into float32/float64 arrays (`as_real_array`),
+checks its keywords, and describes the data to the compiled kernels through a `Layout`: a strided
+3-D view ``(A, B, K)`` whose last axis is the class axis and whose ``M = A * B`` rows are all
+other positions.
 """
 
 import operator

@@ -1,0 +1,304 @@
+"""The tour (``python -m cxent``) and the benchmark (``python -m cxent bench``).
+
+Every timing is the median of repeated calls, measured in this process, in the same run as the
+peers it is compared with (PyTorch, scikit-learn, SciPy where installed, and a NumPy reference),
+and reported as a ratio: on a shared, noisy machine only ratios measured side by side mean much.
+"""
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+import cxent
+
+# cross-entropy forward + gradient, integer labels, mean reduction; (N, K, dtype)
+CASES = [
+    (1_000_000, 10, np.float64),
+    (100_000, 100, np.float32),
+    (8_192, 1_000, np.float32),
+    (512, 50_257, np.float32),
+    (1, 3, np.float64),
+]
+QUICK_CASES = [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32), (1, 3, np.float64)]
+OPS = ["cross_entropy+grad", "cross_entropy", "softmax", "log_softmax", "logsumexp"]
+
+
+def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0):
+    """Median wall time of fn() in seconds, over at least `min_repeat` calls (after a warm-up)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_repeat:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= min_repeat and time.perf_counter() - start > budget:
+            break
+    return float(np.median(times))
+
+
+# ----------------------------------------------------------------------------------------------
+# peers: each returns {op: callable(x, y)} for the ops it has, or None when not installed
+
+def numpy_peer(n_threads):
+    """Plain NumPy, the way a careful user writes it (several passes over the data)."""
+
+    def lse(x):
+        m = x.max(-1, keepdims=True)
+        return (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0]
+
+    def softmax(x, y):
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    def log_softmax(x, y):
+        return x - lse(x)[..., None]
+
+    def ce(x, y):
+        n = x.shape[0]
+        return np.mean(lse(x) - x[np.arange(n), y])
+
+    def ce_grad(x, y):
+        n = x.shape[0]
+        m = x.max(-1, keepdims=True)
+        e = np.exp(x - m)
+        s = e.sum(-1, keepdims=True)
+        loss = np.mean(np.log(s[:, 0]) + m[:, 0] - x[np.arange(n), y])
+        g = e / s
+        g[np.arange(n), y] -= 1
+        g /= n
+        return loss, g
+
+    return {"cross_entropy+grad": ce_grad, "cross_entropy": ce, "softmax": softmax,
+            "log_softmax": log_softmax, "logsumexp": lambda x, y: lse(x)}
+
+
+def torch_peer(n_threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(n_threads)
+    F = torch.nn.functional
+    cache = {}
+
+    def tensors(x, y):
+        key = (id(x), id(y))
+        if key not in cache:
+            cache.clear()
+            cache[key] = (torch.from_numpy(x), torch.from_numpy(np.asarray(y, np.int64)))
+        return cache[key]
+
+    def ce_grad(x, y):
+        tx, ty = tensors(x, y)
+        leaf = tx.detach().requires_grad_()
+        loss = F.cross_entropy(leaf, ty)
+        loss.backward()
+        return loss.item(), leaf.grad
+
+    with_grad_off = torch.inference_mode
+
+    def wrap(f):
+        def g(x, y):
+            with with_grad_off():
+                return f(*tensors(x, y))
+        return g
+
+    return {"cross_entropy+grad": ce_grad,
+            "cross_entropy": wrap(lambda tx, ty: F.cross_entropy(tx, ty)),
+            "softmax": wrap(lambda tx, ty: torch.softmax(tx, -1)),
+            "log_softmax": wrap(lambda tx, ty: torch.log_softmax(tx, -1)),
+            "logsumexp": wrap(lambda tx, ty: torch.logsumexp(tx, -1))}
+
+
+def sklearn_peer(n_threads):
+    try:
+        from sklearn._loss.loss import HalfMultinomialLoss
+    except ImportError:
+        return None
+    cache = {}
+
+    def setup(x, y):
+        key = (id(x), id(y))
+        if key not in cache:
+            cache.clear()
+            cache[key] = (HalfMultinomialLoss(n_classes=x.shape[1]), np.asarray(y, x.dtype),
+                          np.ascontiguousarray(x))
+        return cache[key]
+
+    def ce_grad(x, y):
+        loss_fn, yf, xc = setup(x, y)
+        loss, grad = loss_fn.loss_gradient(yf, xc, n_threads=n_threads)
+        return loss.mean(), grad / len(yf)
+
+    def ce(x, y):
+        loss_fn, yf, xc = setup(x, y)
+        return loss_fn.loss(yf, xc, n_threads=n_threads).mean()
+
+    return {"cross_entropy+grad": ce_grad, "cross_entropy": ce}
+
+
+def scipy_peer(n_threads):
+    try:
+        from scipy import special
+    except ImportError:
+        return None
+    return {"softmax": lambda x, y: special.softmax(x, axis=-1),
+            "log_softmax": lambda x, y: special.log_softmax(x, axis=-1),
+            "logsumexp": lambda x, y: special.logsumexp(x, axis=-1)}
+
+
+def cxent_peer(n_threads):
+    return {"cross_entropy+grad": lambda x, y: cxent.cross_entropy(x, y, return_grad=True,
+                                                                   n_threads=n_threads),
+            "cross_entropy": lambda x, y: cxent.cross_entropy(x, y, n_threads=n_threads),
+            "softmax": lambda x, y: cxent.softmax(x, n_threads=n_threads),
+            "log_softmax": lambda x, y: cxent.log_softmax(x, n_threads=n_threads),
+            "logsumexp": lambda x, y: cxent.logsumexp(x, n_threads=n_threads)}
+
+
+PEERS = {"cxent": cxent_peer, "torch": torch_peer, "sklearn": sklearn_peer, "scipy": scipy_peer,
+         "numpy": numpy_peer}
+
+
+def make_case(n, k, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, k)) * 2).astype(dtype)
+    y = rng.integers(0, k, n)
+    return x, y
+
+
+def bandwidth_gbs(nbytes=256 << 20):
+    """Read+write bandwidth of one core: GB moved per second by a large copy."""
+    a = np.ones(nbytes // 8)
+    b = np.empty_like(a)
+    t = median_time(lambda: np.copyto(b, a), min_repeat=5, budget=0.5)
+    return 2 * a.nbytes / t / 1e9
+
+
+def _fmt_time(t):
+    return f"{t * 1e3:9.2f} ms" if t >= 1e-3 else f"{t * 1e6:9.1f} us"
+
+
+# ----------------------------------------------------------------------------------------------
+
+def tour(out=print):
+    """The worked example and a quick speed comparison (well under 30 s)."""
+    out(f"cxent {cxent.__version__}: compiled softmax and cross-entropy for NumPy\n")
+    W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
+    x = np.array([1.0, 2.0, 3.0])
+    z = W @ x
+    p = cxent.softmax(z)
+    loss, grad = cxent.cross_entropy(z, 2, return_grad=True)
+    with np.printoptions(precision=5, suppress=True):
+        out("The worked example: a linear layer W @ x, then softmax and cross-entropy")
+        out(f"  W = {W.tolist()},  x = {x.tolist()}")
+        out(f"  logits z = W @ x          = {z}")
+        out(f"  p = softmax(z)            = {p}   (rounded: {p.round(2)})")
+        out(f"  loss = -log(p[2]), label 2 = {loss:.5f}   (-log(0.84) = {-np.log(0.84):.2f})")
+        out(f"  dloss/dz = p - onehot(2)  = {grad}")
+        out(f"  softmax([1, 2, 3])        = {cxent.softmax([1.0, 2.0, 3.0]).round(2)}")
+    cfg = cxent.show_config("dicts")["openmp"]
+    out(f"\nOpenMP: {'on' if cfg['built_with'] else 'off'}, {cfg['max_threads']} threads by "
+        f"default\n")
+    out("Speed: cross-entropy forward + gradient (integer labels, mean), median wall time,")
+    out("ratio = peer time / cxent time (higher means cxent is faster)")
+    nt = max(1, cfg["max_threads"])
+    peers = {name: make(nt) for name, make in PEERS.items()}
+    op = "cross_entropy+grad"
+    for n, k, dt in [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32)]:
+        xs, ys = make_case(n, k, dt)
+        out(f"  {n:,} x {k:,} {np.dtype(dt).name}, {nt} thread(s):")
+        base = median_time(lambda f=peers["cxent"][op], xs=xs, ys=ys: f(xs, ys), budget=1.0)
+        out(f"    {'cxent':8s} {_fmt_time(base)}")
+        for name, ops in peers.items():
+            if name == "cxent" or ops is None or op not in ops:
+                continue
+            t = median_time(lambda f=ops[op], xs=xs, ys=ys: f(xs, ys), min_repeat=3, budget=1.0)
+            out(f"    {name:8s} {_fmt_time(t)}   x{t / base:5.1f}")
+    missing = [n for n, ops in peers.items() if ops is None]
+    if missing:
+        out(f"  (not installed, not compared: {', '.join(missing)})")
+    out("\nMore: `python -m cxent bench` compares every operation; see README.md.")
+
+
+def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, out=print):
+    """Median times and ratios of every operation against every installed peer."""
+    cases = QUICK_CASES if quick else CASES
+    ops = ops or OPS
+    budget = 0.3 if quick else 1.0
+    bw = bandwidth_gbs()
+    out(f"cxent {cxent.__version__} bench on {platform.machine()} "
+        f"({os.cpu_count()} CPUs), {platform.python_implementation()} "
+        f"{platform.python_version()}, numpy {np.__version__}")
+    out(f"measured read+write bandwidth (one core, large copy): {bw:.1f} GB/s\n")
+    rows = []
+    for nt in threads:
+        peers = {name: make(nt) for name, make in PEERS.items()}
+        for n, k, dt in cases:
+            x, y = make_case(n, k, dt)
+            nbytes = 2 * x.nbytes
+            out(f"== {n:,} x {k:,} {np.dtype(dt).name}, n_threads={nt}")
+            for op in ops:
+                res = {}
+                for name, opsd in peers.items():
+                    if opsd is None or op not in opsd:
+                        continue
+                    f = opsd[op]
+                    res[name] = median_time(lambda f=f, x=x, y=y: f(x, y), min_repeat=3,
+                                            budget=budget)
+                base = res["cxent"]
+                others = {k2: v for k2, v in res.items() if k2 != "cxent"}
+                best = min(others, key=others.get) if others else None
+                moved = nbytes if op in ("cross_entropy+grad", "softmax", "log_softmax") \
+                    else x.nbytes
+                gbs = moved / base / 1e9
+                line = f"  {op:19s} cxent {_fmt_time(base)} ({gbs:5.1f} GB/s)"
+                for name, t in others.items():
+                    line += f" | {name} x{t / base:.2f}"
+                if best:
+                    line += f" | best peer {best} x{others[best] / base:.2f}"
+                out(line)
+                rows.append({"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt,
+                             "op": op, "seconds": res, "cxent_gbs": gbs})
+    report = {"bandwidth_gbs": bw, "machine": platform.machine(), "cpus": os.cpu_count(),
+              "numpy": np.__version__, "cxent": cxent.__version__, "rows": rows}
+    if json_file:
+        with open(json_file, "w") as f:
+            json.dump(report, f, indent=1)
+        out(f"\nwrote {json_file}")
+    if plot_file:
+        _plot(report, plot_file, out)
+    return report
+
+
+def _plot(report, path, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        out("matplotlib is not installed: no plot")
+        return
+    rows = [r for r in report["rows"] if r["op"] == "cross_entropy+grad"]
+    labels = [f"{r['n']}x{r['k']}\n{r['dtype']} t{r['threads']}" for r in rows]
+    names = sorted({n for r in rows for n in r["seconds"]})
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+    w = 0.8 / len(names)
+    for j, name in enumerate(names):
+        vals = [r["seconds"]["cxent"] and r["seconds"].get(name, np.nan) / r["seconds"]["cxent"]
+                for r in rows]
+        ax.bar(np.arange(len(rows)) + j * w, vals, w, label=name)
+    ax.set_xticks(np.arange(len(rows)) + 0.4 - w / 2, labels, fontsize=8)
+    ax.set_ylabel("time / cxent time (higher: cxent faster)")
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="k", lw=0.5)
+    ax.set_title("cross-entropy forward + gradient, median wall time")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    out(f"wrote {path}")
