@@ -291,12 +291,12 @@ cdef void _xent_label_block(const floating* x, Str3 sx, const int64_t* y, Str2 s
     # total[0] <- sum of the block's row losses; bad[0] <- first row with a label outside [0, K)
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t _
+    cdef Py_ssize_t r
     cdef int64_t lab
     cdef double acc = 0.0, row_loss
     cdef floating* grow = NULL
     bad[0] = -1
-    for _ in range(r0, r1):
+    for r in range(r0, r1):
         lab = y[a * sy.a + b * sy.b]
         if lab < 0 or lab >= K:
             if bad[0] < 0:
