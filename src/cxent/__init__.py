@@ -5,12 +5,26 @@
 array([0.09, 0.24, 0.67])
 """
 
-from ._losses import cross_entropy
-from ._softmax import log_softmax, logsumexp, softmax
+from ._information import cross_entropy_dist, entropy, kl_divergence
+from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from ._softmax import log_softmax, log_softmax_backward, logsumexp, softmax, softmax_backward
 from ._version import __version__
 
-__all__ = ["__version__", "cross_entropy", "log_softmax", "logsumexp", "show_config",
-           "softmax"]
+__all__ = [
+    "__version__",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "cross_entropy_dist",
+    "entropy",
+    "kl_divergence",
+    "log_softmax",
+    "log_softmax_backward",
+    "logsumexp",
+    "nll_loss",
+    "show_config",
+    "softmax",
+    "softmax_backward",
+]
 
 
 def show_config(mode="stdout"):

@@ -29,9 +29,10 @@ arrays and memory maps are accepted) or ``# OUT`` (written).
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, log, log1p, INFINITY, NAN
+from libc.math cimport exp, expf, fabs, log, log1p, INFINITY, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 
 cdef extern from "_cxent_omp.h" nogil:
     int cx_omp_max_threads()
@@ -213,101 +214,345 @@ cdef inline double _lse_row(const floating* x, Py_ssize_t sx, Py_ssize_t K) noex
 
 
 cdef inline double _xent_label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
+                                   const floating* w, Py_ssize_t sw, double wsum, double eps,
                                    floating* g, Py_ssize_t sg, double scale) noexcept nogil:
-    # Loss -log softmax(x)_y of one row (0 <= y < K), in float64.  With g != NULL also writes
-    # scale * (softmax(x) - onehot(y)); the label's entry (e_y - total) / total is computed in
-    # float64 from e_y and the sum of the other terms, so it keeps its relative accuracy when p_y
-    # is close to 1.
+    # Loss of one row with class index y (0 <= y < K), in float64, PyTorch's definition:
+    #   (1 - eps) w_y (-log p_y) + (eps / K) sum_k w_k (-log p_k)
+    # (w = 1 without class weights, wsum = sum_k w_k).  With g != NULL also writes scale times
+    # its gradient, p_k c - (1 - eps) w_y [k == y] - (eps / K) w_k with c = (1 - eps) w_y +
+    # (eps / K) wsum.  The label's entry uses p_y - 1 = -rest / total when x_y is the maximum, so
+    # it keeps its relative accuracy when p_y is close to 1.
     cdef RowSum r = _row_sum(x, K, sx, g, sg)
-    cdef double ey, inv
+    cdef double wy = w[y * sw] if w != NULL else 1.0
+    cdef double a = (1.0 - eps) * wy
+    cdef double sm = eps / K
+    cdef double c = a + sm * wsum
+    cdef double loss = a * (r.log_total - (<double> x[y * sx] - r.shift))
+    cdef double dot = 0.0, wk, ey, inv, pm1
     cdef Py_ssize_t k
+    if eps != 0:
+        for k in range(K):
+            wk = w[k * sw] if w != NULL else 1.0
+            if wk != 0:
+                dot += wk * (<double> x[k * sx] - r.shift)
+        loss += sm * (wsum * r.log_total - dot)
     if g != NULL:
         ey = g[y * sg]
-        inv = scale / r.total
-        for k in range(K):
-            g[k * sg] = <floating> (g[k * sg] * inv)
-        if ey == 1:  # the label holds a maximum: e_y - total = -rest exactly
-            g[y * sg] = <floating> (scale * (-r.rest / r.total))
+        inv = scale * c / r.total
+        if eps == 0:
+            for k in range(K):
+                g[k * sg] = <floating> (g[k * sg] * inv)
         else:
-            g[y * sg] = <floating> (scale * ((ey - r.total) / r.total))
-    return r.log_total - (<double> x[y * sx] - r.shift)
+            for k in range(K):
+                wk = w[k * sw] if w != NULL else 1.0
+                g[k * sg] = <floating> (g[k * sg] * inv - scale * sm * wk)
+        pm1 = -r.rest / r.total if ey == 1 else (ey - r.total) / r.total
+        g[y * sg] = <floating> (scale * (c * pm1 + ((c - a) - sm * wy)))
+    return loss
 
 
 cdef inline double _xent_prob_row(const floating* x, Py_ssize_t sx, const floating* t,
-                                  Py_ssize_t st, Py_ssize_t K, floating* g, Py_ssize_t sg,
+                                  Py_ssize_t st, const floating* w, Py_ssize_t sw, double eps,
+                                  Py_ssize_t K, floating* g, Py_ssize_t sg,
                                   double scale) noexcept nogil:
-    # Loss -sum_k t_k log softmax(x)_k = T log(total) - sum_k t_k (x_k - shift), T = sum_k t_k,
-    # with the convention 0 * log 0 = 0 (a zero target never meets a -inf logit).  With
-    # g != NULL also writes scale * (softmax(x) * T - t).
+    # Loss -sum_k w_k t'_k log p_k with t' = (1 - eps) t + eps / K (PyTorch's smoothing of
+    # probability targets), = T log(total) - sum_k w_k t'_k (x_k - shift) with T = sum_k w_k t'_k,
+    # and the convention 0 log 0 = 0: a zero w_k t'_k never meets a -inf logit.  With g != NULL
+    # also writes scale * (p * T - w t').
     cdef RowSum r = _row_sum(x, K, sx, g, sg)
-    cdef double T = 0.0, dot = 0.0, tk, q
+    cdef double T = 0.0, dot = 0.0, tk, q, sm = eps / K
     cdef Py_ssize_t k
     for k in range(K):
-        tk = t[k * st]
+        tk = (1.0 - eps) * t[k * st] + sm
+        if w != NULL:
+            tk = tk * w[k * sw]
         if tk != 0:
             T += tk
             dot += tk * (<double> x[k * sx] - r.shift)
     if g != NULL:
         q = T / r.total
         for k in range(K):
-            g[k * sg] = <floating> (scale * (g[k * sg] * q - t[k * st]))
+            tk = (1.0 - eps) * t[k * st] + sm
+            if w != NULL:
+                tk = tk * w[k * sw]
+            g[k * sg] = <floating> (scale * (g[k * sg] * q - tk))
     return T * r.log_total - dot
 
 
+cdef inline double _nll_row(const floating* lp, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
+                            const floating* w, Py_ssize_t sw, floating* g, Py_ssize_t sg,
+                            double scale) noexcept nogil:
+    # Loss -w_y lp_y of one row of log-probabilities; gradient -scale w_y at y, 0 elsewhere.
+    cdef double wy = w[y * sw] if w != NULL else 1.0
+    cdef Py_ssize_t k
+    if g != NULL:
+        for k in range(K):
+            g[k * sg] = 0
+        g[y * sg] = <floating> (-scale * wy)
+    return -wy * lp[y * sx]
+
+
+cdef inline double _softplus(double v) noexcept nogil:
+    # log(1 + exp(v)) without overflow, accurate for very negative v
+    if v > 0:
+        return v + log1p(exp(-v))
+    return log1p(exp(v))
+
+
+cdef inline double _sigmoid(double v) noexcept nogil:
+    cdef double e
+    if v >= 0:
+        return 1.0 / (1.0 + exp(-v))
+    e = exp(v)
+    return e / (1.0 + e)
+
+
+cdef inline double _bce_row(const floating* x, Py_ssize_t sx, const floating* t, Py_ssize_t st,
+                            const floating* w, Py_ssize_t sw, const floating* pw,
+                            Py_ssize_t spw, Py_ssize_t K, floating* l, Py_ssize_t sl,
+                            floating* g, Py_ssize_t sg, double scale) noexcept nogil:
+    # Elementwise w [pw t softplus(-x) + (1 - t) softplus(x)]: -log sigmoid(x) = softplus(-x)
+    # keeps a tiny loss accurate, and a term whose coefficient is 0 is left out (so x = +-inf
+    # with the matching target gives 0, not 0 * inf).  Gradient w [(1 - t) s(x) - pw t s(-x)].
+    cdef double acc = 0.0, v, tk, wk, pk, lk, c0, c1
+    cdef Py_ssize_t k
+    for k in range(K):
+        v = x[k * sx]
+        tk = t[k * st]
+        wk = w[k * sw] if w != NULL else 1.0
+        pk = pw[k * spw] if pw != NULL else 1.0
+        c1 = pk * tk
+        c0 = 1.0 - tk
+        lk = 0.0
+        if c1 != 0:
+            lk += c1 * _softplus(-v)
+        if c0 != 0:
+            lk += c0 * _softplus(v)
+        lk = wk * lk
+        if l != NULL:
+            l[k * sl] = <floating> lk
+        if g != NULL:
+            g[k * sg] = <floating> (scale * wk * (c0 * _sigmoid(v) - c1 * _sigmoid(-v)))
+        acc += lk
+    return acc
+
+
+cdef inline void _softmax_backward_row(const floating* y, Py_ssize_t sy, const floating* go,
+                                       Py_ssize_t sgo, Py_ssize_t K, floating* o, Py_ssize_t so,
+                                       bint log_space) noexcept nogil:
+    # softmax:     grad_in = y (grad_out - sum(grad_out y))
+    # log_softmax: grad_in = grad_out - exp(y) sum(grad_out)
+    cdef double acc = 0.0
+    cdef Py_ssize_t k
+    if log_space:
+        for k in range(K):
+            acc += go[k * sgo]
+        for k in range(K):
+            o[k * so] = <floating> (go[k * sgo] - _exp(y[k * sy]) * acc)
+    else:
+        for k in range(K):
+            acc += <double> go[k * sgo] * y[k * sy]
+        for k in range(K):
+            o[k * so] = <floating> (y[k * sy] * (go[k * sgo] - acc))
+
+
+cdef inline double _lse_b_row(const floating* x, Py_ssize_t sx, const floating* b,
+                              Py_ssize_t sb, Py_ssize_t K, double* sign) noexcept nogil:
+    # log|sum_k b_k exp(x_k)| and its sign, SciPy's rules: b_k = 0 leaves x_k out (even inf or
+    # nan); a nan gives (nan, nan); +inf terms decide alone (inf with their sign, nan if they
+    # cancel); a zero sum gives (-inf, 0).  b == NULL means b = 1.
+    cdef double m = -INFINITY, bk, v, s_inf = 0.0, acc = 0.0
+    cdef bint any_nan = False
+    cdef Py_ssize_t k
+    for k in range(K):
+        bk = b[k * sb] if b != NULL else 1.0
+        if bk == 0:
+            continue
+        v = x[k * sx]
+        if v != v or bk != bk:
+            any_nan = True
+        elif v > m:
+            m = v
+        if v == INFINITY:
+            s_inf += bk
+    if any_nan:
+        sign[0] = NAN
+        return NAN
+    if m == INFINITY:
+        if s_inf == 0 or s_inf != s_inf:
+            sign[0] = NAN
+            return NAN
+        sign[0] = 1.0 if s_inf > 0 else -1.0
+        return INFINITY
+    if m == -INFINITY:
+        sign[0] = 0.0
+        return -INFINITY
+    for k in range(K):
+        bk = b[k * sb] if b != NULL else 1.0
+        if bk != 0:
+            acc += bk * exp(<double> x[k * sx] - m)
+    if acc == 0:
+        sign[0] = 0.0
+        return -INFINITY
+    sign[0] = 1.0 if acc > 0 else -1.0
+    return m + log(fabs(acc))
+
+
+cdef inline double _info_row(const floating* p, Py_ssize_t sp, const floating* q,
+                             Py_ssize_t sq, Py_ssize_t K, int mode) noexcept nogil:
+    # mode 0, entropy:        sum_k entr(p_k),        entr(p) = -p log p, 0 at 0, -inf below
+    # mode 1, KL divergence:  sum_k rel_entr(p_k, q_k) = p log(p / q); 0 where p = 0 <= q;
+    #                         inf where p > 0 = q or either is negative
+    # mode 2, cross-entropy:  sum_k -p_k log q_k, 0 where p = 0
+    # (scipy.special's entr and rel_entr; nan propagates)
+    cdef double acc = 0.0, pk, qk
+    cdef Py_ssize_t k
+    for k in range(K):
+        pk = p[k * sp]
+        if mode == 0:
+            if pk > 0:
+                acc -= pk * log(pk)
+            elif pk < 0:
+                acc = -INFINITY
+            elif pk != pk:
+                acc += pk
+        else:
+            qk = q[k * sq]
+            if mode == 1:
+                if pk > 0 and qk > 0:
+                    acc += pk * log(pk / qk)
+                elif pk == 0 and qk >= 0:
+                    pass
+                elif pk != pk or qk != qk:
+                    acc += pk + qk
+                else:
+                    acc = INFINITY
+            else:
+                if pk != 0 or qk != qk:
+                    acc -= pk * log(qk)
+    return acc
+
+
 # ---------------------------------------------------------------------------------------------
-# one block of rows [r0, r1); row r is (a, b) = divmod(r, B)
+# One call: the arrays of an operation and its scalars, as the blocks read them.  Pointers are
+# untyped (the block casts them to the call's floating type, or int64 for labels); strides are
+# in elements; a NULL pointer is an array the call does not have or does not want.
 
-cdef void _softmax_block(const floating* x, Str3 sx, floating* o, Str3 so, Py_ssize_t B,
-                         Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1,
-                         bint log_space) noexcept nogil:
+ctypedef struct Job:
+    int op
+    Py_ssize_t B, K
+    Str3 sx
+    char* t                # second full-shape input: targets, b, q, grad_output
+    Str3 st
+    char* w                # class weights (K,) (stride w_s.k), or BCE's weight (full view)
+    Str3 sw
+    char* pw               # BCE's pos_weight (full view)
+    Str3 spw
+    const int64_t* y       # class indices (A, B)
+    Str2 sy
+    char* out              # per-row output (A, B): losses, logsumexp, information measures
+    Str2 so
+    char* sign             # logsumexp's sign (A, B)
+    Str2 ssign
+    char* g                # full-shape output: softmax, gradients, BCE's gradient
+    Str3 sg
+    char* g2               # BCE's per-element losses (full shape)
+    Str3 sg2
+    double scale, eps, wsum, factor
+    int64_t ignore
+
+
+cdef enum:
+    OP_SOFTMAX
+    OP_LOG_SOFTMAX
+    OP_LSE
+    OP_LSE_B
+    OP_XENT_LABELS
+    OP_XENT_PROBS
+    OP_NLL
+    OP_BCE
+    OP_SOFTMAX_BACKWARD
+    OP_LOG_SOFTMAX_BACKWARD
+    OP_ENTROPY
+    OP_KL
+    OP_XENT_DIST
+
+
+cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
+                 double* total, int64_t* bad) noexcept nogil:
+    # Rows r0 <= r < r1 of one call; row r is (a, b) = divmod(r, B).  total[0] <- the sum of
+    # the rows' results (losses); bad[0] <- the first row with a class index that is neither in
+    # [0, K) nor ignore_index (the caller has checked them already: this only guards memory).
+    cdef Py_ssize_t B = j.B, K = j.K
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t _
-    for _ in range(r0, r1):
-        _softmax_row(x + a * sx.a + b * sx.b, sx.k, o + a * so.a + b * so.b, so.k, K, log_space)
-        b += 1
-        if b == B:
-            b = 0
-            a += 1
-
-
-cdef void _lse_block(const floating* x, Str3 sx, floating* o, Str2 so, Py_ssize_t B,
-                     Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t a = r0 // B
-    cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t _
-    for _ in range(r0, r1):
-        o[a * so.a + b * so.b] = <floating> _lse_row(x + a * sx.a + b * sx.b, sx.k, K)
-        b += 1
-        if b == B:
-            b = 0
-            a += 1
-
-
-cdef void _xent_label_block(const floating* x, Str3 sx, const int64_t* y, Str2 sy,
-                            floating* loss, Str2 sl, floating* g, Str3 sg, Py_ssize_t B,
-                            Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1, double scale,
-                            double* total, int64_t* bad) noexcept nogil:
-    # total[0] <- sum of the block's row losses; bad[0] <- first row with a label outside [0, K)
-    cdef Py_ssize_t a = r0 // B
-    cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t r
+    cdef Py_ssize_t r, k, ox, ot, ow, opw, og, og2
     cdef int64_t lab
-    cdef double acc = 0.0, row_loss
-    cdef floating* grow = NULL
+    cdef double acc = 0.0, v
+    cdef const floating* t = <const floating*> j.t
+    cdef const floating* w = <const floating*> j.w
+    cdef const floating* pw = <const floating*> j.pw
+    cdef floating* out = <floating*> j.out
+    cdef floating* sign = <floating*> j.sign
+    cdef floating* g = <floating*> j.g
+    cdef floating* g2 = <floating*> j.g2
+    cdef floating* grow
+    cdef double sgn
     bad[0] = -1
     for r in range(r0, r1):
-        lab = y[a * sy.a + b * sy.b]
-        if lab < 0 or lab >= K:
-            if bad[0] < 0:
-                bad[0] = r
+        ox = a * j.sx.a + b * j.sx.b
+        ot = a * j.st.a + b * j.st.b
+        og = a * j.sg.a + b * j.sg.b
+        grow = g + og if g != NULL else NULL
+        if j.op == OP_SOFTMAX or j.op == OP_LOG_SOFTMAX:
+            _softmax_row(x + ox, j.sx.k, grow, j.sg.k, K, j.op == OP_LOG_SOFTMAX)
+        elif j.op == OP_SOFTMAX_BACKWARD or j.op == OP_LOG_SOFTMAX_BACKWARD:
+            _softmax_backward_row(x + ox, j.sx.k, t + ot, j.st.k, K, grow, j.sg.k,
+                                  j.op == OP_LOG_SOFTMAX_BACKWARD)
         else:
-            if g != NULL:
-                grow = g + a * sg.a + b * sg.b
-            row_loss = _xent_label_row(x + a * sx.a + b * sx.b, sx.k, K, lab, grow, sg.k, scale)
-            if loss != NULL:
-                loss[a * sl.a + b * sl.b] = <floating> row_loss
-            acc += row_loss
+            if j.op == OP_LSE:
+                v = _lse_row(x + ox, j.sx.k, K)
+            elif j.op == OP_LSE_B:
+                v = _lse_b_row(x + ox, j.sx.k, t + ot if t != NULL else NULL, j.st.k, K, &sgn)
+                if sign != NULL:
+                    sign[a * j.ssign.a + b * j.ssign.b] = <floating> sgn
+                elif sgn < 0:
+                    v = NAN
+            elif j.op == OP_BCE:
+                ow = a * j.sw.a + b * j.sw.b
+                opw = a * j.spw.a + b * j.spw.b
+                og2 = a * j.sg2.a + b * j.sg2.b
+                v = _bce_row(x + ox, j.sx.k, t + ot, j.st.k, w + ow if w != NULL else NULL,
+                             j.sw.k, pw + opw if pw != NULL else NULL, j.spw.k, K,
+                             g2 + og2 if g2 != NULL else NULL, j.sg2.k, grow, j.sg.k, j.scale)
+            elif j.op == OP_XENT_PROBS:
+                v = _xent_prob_row(x + ox, j.sx.k, t + ot, j.st.k, w, j.sw.k, j.eps, K, grow,
+                                   j.sg.k, j.scale)
+            elif j.op == OP_ENTROPY or j.op == OP_KL or j.op == OP_XENT_DIST:
+                v = j.factor * _info_row(x + ox, j.sx.k, t + ot if t != NULL else NULL, j.st.k,
+                                         K, j.op - OP_ENTROPY)
+            else:  # OP_XENT_LABELS, OP_NLL
+                lab = j.y[a * j.sy.a + b * j.sy.b]
+                if lab < 0 or lab >= K:
+                    if lab != j.ignore and bad[0] < 0:
+                        bad[0] = r
+                    v = 0.0
+                    if grow != NULL:
+                        for k in range(K):
+                            grow[k * j.sg.k] = 0
+                elif lab == j.ignore:
+                    v = 0.0
+                    if grow != NULL:
+                        for k in range(K):
+                            grow[k * j.sg.k] = 0
+                elif j.op == OP_NLL:
+                    v = _nll_row(x + ox, j.sx.k, K, lab, w, j.sw.k, grow, j.sg.k, j.scale)
+                else:
+                    v = _xent_label_row(x + ox, j.sx.k, K, lab, w, j.sw.k, j.wsum, j.eps, grow,
+                                        j.sg.k, j.scale)
+            if out != NULL:
+                out[a * j.so.a + b * j.so.b] = <floating> v
+            acc += v
         b += 1
         if b == B:
             b = 0
@@ -315,160 +560,253 @@ cdef void _xent_label_block(const floating* x, Str3 sx, const int64_t* y, Str2 s
     total[0] = acc
 
 
-cdef void _xent_prob_block(const floating* x, Str3 sx, const floating* t, Str3 st,
-                           floating* loss, Str2 sl, floating* g, Str3 sg, Py_ssize_t B,
-                           Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1, double scale,
-                           double* total) noexcept nogil:
-    cdef Py_ssize_t a = r0 // B
-    cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t _
-    cdef double acc = 0.0, row_loss
-    cdef floating* grow = NULL
-    for _ in range(r0, r1):
-        if g != NULL:
-            grow = g + a * sg.a + b * sg.b
-        row_loss = _xent_prob_row(x + a * sx.a + b * sx.b, sx.k, t + a * st.a + b * st.b,
-                                  st.k, K, grow, sg.k, scale)
-        if loss != NULL:
-            loss[a * sl.a + b * sl.b] = <floating> row_loss
-        acc += row_loss
-        b += 1
-        if b == B:
-            b = 0
-            a += 1
-    total[0] = acc
+cdef double _run(const floating* x, Job* j, Py_ssize_t M, int n_threads,
+                 int64_t* first_bad) except? -1:
+    # All M rows of one call, in fixed blocks (serially for small work, else over threads);
+    # returns the sum of the block totals, added in block order.
+    cdef Py_ssize_t K = j.K, rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
+    cdef int nt = _threads(n_threads, M * (K if K > 0 else 1), nblk)
+    cdef double* part
+    cdef int64_t* bad
+    cdef double total = 0.0
+    first_bad[0] = -1
+    if M == 0:
+        return 0.0
+    part = <double*> malloc(nblk * sizeof(double))
+    bad = <int64_t*> malloc(nblk * sizeof(int64_t))
+    if part == NULL or bad == NULL:
+        free(part)
+        free(bad)
+        raise MemoryError()
+    with nogil:
+        if nt == 1:
+            for i in range(nblk):
+                _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i])
+        else:
+            for i in prange(nblk, schedule="static", num_threads=nt):
+                _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i])
+        for i in range(nblk):
+            total += part[i]
+            if first_bad[0] < 0 and bad[i] >= 0:
+                first_bad[0] = bad[i]
+    free(part)
+    free(bad)
+    return total
+
+
+cdef inline Job _job(int op, Py_ssize_t B, Py_ssize_t K) noexcept:
+    cdef Job j
+    memset(&j, 0, sizeof(Job))
+    j.op = op
+    j.B = B
+    j.K = K
+    return j
 
 
 # ---------------------------------------------------------------------------------------------
-# entry points: one per public operation
+# entry points, one per public operation; arrays are (A, B, K) or (A, B) views, each argument
+# marked IN (read only: const, so read-only arrays and memory maps pass) or OUT (written)
 
 def softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
                  floating[:, :, :] out,      # OUT (A, B, K)
                  bint log_space, int n_threads):
     """``out[a, b, :] = softmax(x[a, b, :])``, or log_softmax when ``log_space``."""
-    cdef Py_ssize_t B = x.shape[1], K = x.shape[2], M = x.shape[0] * x.shape[1]
-    cdef Py_ssize_t rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
-    cdef int nt = _threads(n_threads, M * K, nblk)
-    cdef Str3 sx = _str3(x.strides, sizeof(floating)), so = _str3(out.strides, sizeof(floating))
+    cdef Job j = _job(OP_LOG_SOFTMAX if log_space else OP_SOFTMAX, x.shape[1], x.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
     if M == 0:
         return
-    cdef const floating* px = &x[0, 0, 0]
-    cdef floating* po = &out[0, 0, 0]
-    with nogil:
-        if nt == 1:
-            _softmax_block(px, sx, po, so, B, K, 0, M, log_space)
-        else:
-            for i in prange(nblk, schedule="static", num_threads=nt):
-                _softmax_block(px, sx, po, so, B, K, i * rows, min(M, (i + 1) * rows),
-                               log_space)
+    j.sx = _str3(x.strides, sizeof(floating))
+    j.g = <char*> &out[0, 0, 0]
+    j.sg = _str3(out.strides, sizeof(floating))
+    _run(&x[0, 0, 0], &j, M, n_threads, &bad)
+
+
+def softmax_backward_rows(const floating[:, :, :] y,   # IN  (A, B, K) forward output
+                          const floating[:, :, :] go,  # IN  (A, B, K) gradient of the output
+                          floating[:, :, :] out,       # OUT (A, B, K) gradient of the input
+                          bint log_space, int n_threads):
+    """Vector-Jacobian product of softmax (or of log_softmax when ``log_space``)."""
+    cdef Job j = _job(OP_LOG_SOFTMAX_BACKWARD if log_space else OP_SOFTMAX_BACKWARD, y.shape[1],
+                      y.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = y.shape[0] * y.shape[1]
+    if M == 0:
+        return
+    j.sx = _str3(y.strides, sizeof(floating))
+    j.t = <char*> &go[0, 0, 0]
+    j.st = _str3(go.strides, sizeof(floating))
+    j.g = <char*> &out[0, 0, 0]
+    j.sg = _str3(out.strides, sizeof(floating))
+    _run(&y[0, 0, 0], &j, M, n_threads, &bad)
 
 
 def logsumexp_rows(const floating[:, :, :] x,  # IN  (A, B, K)
+                   const floating[:, :, :] b,  # IN  (A, B, K) scale factors, if has_b
                    floating[:, :] out,         # OUT (A, B)
-                   int n_threads):
-    """``out[a, b] = log(sum(exp(x[a, b, :])))``."""
-    cdef Py_ssize_t B = x.shape[1], K = x.shape[2], M = x.shape[0] * x.shape[1]
-    cdef Py_ssize_t rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
-    cdef int nt = _threads(n_threads, M * K, nblk)
-    cdef Str3 sx = _str3(x.strides, sizeof(floating))
-    cdef Str2 so = _str2(out.strides, sizeof(floating))
+                   floating[:, :] sign,        # OUT (A, B) sign of the sum, if want_sign
+                   bint has_b, bint want_sign, int n_threads):
+    """``out[a, b] = log|sum(b * exp(x[a, b, :]))|`` with SciPy's rules, and its sign."""
+    cdef Job j = _job(OP_LSE_B if (has_b or want_sign) else OP_LSE, x.shape[1], x.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
     if M == 0:
         return
-    cdef const floating* px = &x[0, 0, 0]
-    cdef floating* po = &out[0, 0]
-    with nogil:
-        if nt == 1:
-            _lse_block(px, sx, po, so, B, K, 0, M)
-        else:
-            for i in prange(nblk, schedule="static", num_threads=nt):
-                _lse_block(px, sx, po, so, B, K, i * rows, min(M, (i + 1) * rows))
+    j.sx = _str3(x.strides, sizeof(floating))
+    if has_b:
+        j.t = <char*> &b[0, 0, 0]
+        j.st = _str3(b.strides, sizeof(floating))
+    j.out = <char*> &out[0, 0]
+    j.so = _str2(out.strides, sizeof(floating))
+    if want_sign:
+        j.sign = <char*> &sign[0, 0]
+        j.ssign = _str2(sign.strides, sizeof(floating))
+    _run(&x[0, 0, 0], &j, M, n_threads, &bad)
 
 
-def cross_entropy_labels(const floating[:, :, :] x,  # IN  (A, B, K) logits
-                         const int64_t[:, :] y,      # IN  (A, B) class indices
-                         floating[:, :] loss,         # OUT (A, B) row losses, if want_loss
-                         floating[:, :, :] grad,      # OUT (A, B, K) gradient, if want_grad
-                         bint want_loss, bint want_grad, double scale, int n_threads):
-    """Cross-entropy with class indices, and ``scale * (softmax - onehot)`` in the same pass.
+def label_stats(const int64_t[:, :] y,  # IN  (A, B) class indices
+                const floating[:] w,    # IN  (K,) class weights, if has_w
+                bint has_w, int64_t ignore_index, Py_ssize_t K):
+    """Check class indices and sum the weights of the counted ones, in one pass.
 
-    Returns ``(sum of the row losses in float64, first row whose label is outside [0, K) or -1)``.
+    Returns ``(sum of w[y] over positions not ignored, their number, first bad flat position or
+    -1)``; a bad position holds neither a class in ``[0, K)`` nor ``ignore_index``.
     """
-    cdef Py_ssize_t B = x.shape[1], K = x.shape[2], M = x.shape[0] * x.shape[1]
-    cdef Py_ssize_t rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
-    cdef int nt = _threads(n_threads, M * K, nblk)
-    cdef Str3 sx = _str3(x.strides, sizeof(floating)), sg = _str3(grad.strides, sizeof(floating))
-    cdef Str2 sy = _str2(y.strides, sizeof(int64_t)), sl = _str2(loss.strides, sizeof(floating))
+    cdef Py_ssize_t A = y.shape[0], B = y.shape[1], a, b
+    cdef int64_t lab, count = 0, first_bad = -1
+    cdef double wsum = 0.0
+    with nogil:
+        for a in range(A):
+            for b in range(B):
+                lab = y[a, b]
+                if lab == ignore_index:
+                    continue
+                if lab < 0 or lab >= K:
+                    first_bad = a * B + b
+                    break
+                count += 1
+                wsum += w[lab] if has_w else 1.0
+            if first_bad >= 0:
+                break
+    return wsum, count, first_bad
+
+
+def class_index_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits or log-probabilities
+                     const int64_t[:, :] y,      # IN  (A, B) class indices
+                     const floating[:] w,        # IN  (K,) class weights, if has_w
+                     floating[:, :] loss,        # OUT (A, B) per-position losses, if want_loss
+                     floating[:, :, :] grad,     # OUT (A, B, K) gradient, if want_grad
+                     bint nll, bint has_w, bint want_loss, bint want_grad, int64_t ignore_index,
+                     double eps, double wsum, double scale, int n_threads):
+    """Cross-entropy (or, with ``nll``, the negative log-likelihood of log-probabilities) with
+    class indices, weights, ignore_index and label smoothing; the gradient (times ``scale``) in
+    the same pass.  Returns ``(sum of the losses in float64, first bad row or -1)``."""
+    cdef Job j = _job(OP_NLL if nll else OP_XENT_LABELS, x.shape[1], x.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
+    cdef double total
     if M == 0:
         return 0.0, -1
-    cdef const floating* px = &x[0, 0, 0]
-    cdef const int64_t* py = &y[0, 0]
-    cdef floating* pl = &loss[0, 0] if want_loss else NULL
-    cdef floating* pg = &grad[0, 0, 0] if want_grad else NULL
-    cdef double* part = <double*> malloc(nblk * sizeof(double))
-    cdef int64_t* bad = <int64_t*> malloc(nblk * sizeof(int64_t))
-    cdef double total = 0.0
-    cdef int64_t first_bad = -1
-    if part == NULL or bad == NULL:
-        free(part)
-        free(bad)
-        raise MemoryError()
-    try:
-        with nogil:
-            if nt == 1:
-                for i in range(nblk):
-                    _xent_label_block(px, sx, py, sy, pl, sl, pg, sg, B, K, i * rows,
-                                      min(M, (i + 1) * rows), scale, &part[i], &bad[i])
-            else:
-                for i in prange(nblk, schedule="static", num_threads=nt):
-                    _xent_label_block(px, sx, py, sy, pl, sl, pg, sg, B, K, i * rows,
-                                      min(M, (i + 1) * rows), scale, &part[i], &bad[i])
-            for i in range(nblk):
-                total += part[i]
-                if first_bad < 0 and bad[i] >= 0:
-                    first_bad = bad[i]
-    finally:
-        free(part)
-        free(bad)
-    return total, first_bad
+    j.sx = _str3(x.strides, sizeof(floating))
+    j.y = &y[0, 0]
+    j.sy = _str2(y.strides, sizeof(int64_t))
+    if has_w:
+        j.w = <char*> &w[0]
+        j.sw.k = w.strides[0] // sizeof(floating)
+    if want_loss:
+        j.out = <char*> &loss[0, 0]
+        j.so = _str2(loss.strides, sizeof(floating))
+    if want_grad:
+        j.g = <char*> &grad[0, 0, 0]
+        j.sg = _str3(grad.strides, sizeof(floating))
+    j.ignore = ignore_index
+    j.eps = eps
+    j.wsum = wsum
+    j.scale = scale
+    total = _run(&x[0, 0, 0], &j, M, n_threads, &bad)
+    return total, bad
 
 
-def cross_entropy_probs(const floating[:, :, :] x,  # IN  (A, B, K) logits
-                        const floating[:, :, :] t,  # IN  (A, B, K) target probabilities
-                        floating[:, :] loss,         # OUT (A, B) row losses, if want_loss
-                        floating[:, :, :] grad,      # OUT (A, B, K) gradient, if want_grad
-                        bint want_loss, bint want_grad, double scale, int n_threads):
-    """Cross-entropy with probability targets, and ``scale * (softmax * sum(t) - t)``.
-
-    Returns the sum of the row losses in float64.
-    """
-    cdef Py_ssize_t B = x.shape[1], K = x.shape[2], M = x.shape[0] * x.shape[1]
-    cdef Py_ssize_t rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
-    cdef int nt = _threads(n_threads, M * K, nblk)
-    cdef Str3 sx = _str3(x.strides, sizeof(floating)), st = _str3(t.strides, sizeof(floating))
-    cdef Str3 sg = _str3(grad.strides, sizeof(floating))
-    cdef Str2 sl = _str2(loss.strides, sizeof(floating))
+def probability_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits
+                     const floating[:, :, :] t,  # IN  (A, B, K) target probabilities
+                     const floating[:] w,        # IN  (K,) class weights, if has_w
+                     floating[:, :] loss,        # OUT (A, B) per-position losses, if want_loss
+                     floating[:, :, :] grad,     # OUT (A, B, K) gradient, if want_grad
+                     bint has_w, bint want_loss, bint want_grad, double eps, double scale,
+                     int n_threads):
+    """Cross-entropy with probability targets (weights, label smoothing) and its gradient.
+    Returns the sum of the losses in float64."""
+    cdef Job j = _job(OP_XENT_PROBS, x.shape[1], x.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
     if M == 0:
         return 0.0
-    cdef const floating* px = &x[0, 0, 0]
-    cdef const floating* pt = &t[0, 0, 0]
-    cdef floating* pl = &loss[0, 0] if want_loss else NULL
-    cdef floating* pg = &grad[0, 0, 0] if want_grad else NULL
-    cdef double* part = <double*> malloc(nblk * sizeof(double))
-    cdef double total = 0.0
-    if part == NULL:
-        raise MemoryError()
-    try:
-        with nogil:
-            if nt == 1:
-                for i in range(nblk):
-                    _xent_prob_block(px, sx, pt, st, pl, sl, pg, sg, B, K, i * rows,
-                                     min(M, (i + 1) * rows), scale, &part[i])
-            else:
-                for i in prange(nblk, schedule="static", num_threads=nt):
-                    _xent_prob_block(px, sx, pt, st, pl, sl, pg, sg, B, K, i * rows,
-                                     min(M, (i + 1) * rows), scale, &part[i])
-            for i in range(nblk):
-                total += part[i]
-    finally:
-        free(part)
-    return total
+    j.sx = _str3(x.strides, sizeof(floating))
+    j.t = <char*> &t[0, 0, 0]
+    j.st = _str3(t.strides, sizeof(floating))
+    if has_w:
+        j.w = <char*> &w[0]
+        j.sw.k = w.strides[0] // sizeof(floating)
+    if want_loss:
+        j.out = <char*> &loss[0, 0]
+        j.so = _str2(loss.strides, sizeof(floating))
+    if want_grad:
+        j.g = <char*> &grad[0, 0, 0]
+        j.sg = _str3(grad.strides, sizeof(floating))
+    j.eps = eps
+    j.scale = scale
+    return _run(&x[0, 0, 0], &j, M, n_threads, &bad)
+
+
+def bce_loss(const floating[:, :, :] x,   # IN  (A, B, K) logits
+             const floating[:, :, :] t,   # IN  (A, B, K) targets
+             const floating[:, :, :] w,   # IN  (A, B, K) weights (broadcast view), if has_w
+             const floating[:, :, :] pw,  # IN  (A, B, K) pos_weight (broadcast view), if has_pw
+             floating[:, :, :] loss,      # OUT (A, B, K) elementwise losses, if want_loss
+             floating[:, :, :] grad,      # OUT (A, B, K) gradient, if want_grad
+             bint has_w, bint has_pw, bint want_loss, bint want_grad, double scale,
+             int n_threads):
+    """Binary cross-entropy with logits, elementwise, and its gradient (times ``scale``).
+    Returns the sum of the losses in float64."""
+    cdef Job j = _job(OP_BCE, x.shape[1], x.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
+    if M == 0:
+        return 0.0
+    j.sx = _str3(x.strides, sizeof(floating))
+    j.t = <char*> &t[0, 0, 0]
+    j.st = _str3(t.strides, sizeof(floating))
+    if has_w:
+        j.w = <char*> &w[0, 0, 0]
+        j.sw = _str3(w.strides, sizeof(floating))
+    if has_pw:
+        j.pw = <char*> &pw[0, 0, 0]
+        j.spw = _str3(pw.strides, sizeof(floating))
+    if want_loss:
+        j.g2 = <char*> &loss[0, 0, 0]
+        j.sg2 = _str3(loss.strides, sizeof(floating))
+    if want_grad:
+        j.g = <char*> &grad[0, 0, 0]
+        j.sg = _str3(grad.strides, sizeof(floating))
+    j.scale = scale
+    return _run(&x[0, 0, 0], &j, M, n_threads, &bad)
+
+
+def information_rows(const floating[:, :, :] p,  # IN  (A, B, K)
+                     const floating[:, :, :] q,  # IN  (A, B, K), if has_q
+                     floating[:, :] out,         # OUT (A, B)
+                     int mode, bint has_q, double factor, int n_threads):
+    """Entropy (mode 0), KL divergence (1) or cross-entropy (2) of each row, times factor."""
+    cdef Job j = _job(OP_ENTROPY + mode, p.shape[1], p.shape[2])
+    cdef int64_t bad
+    cdef Py_ssize_t M = p.shape[0] * p.shape[1]
+    if M == 0:
+        return
+    j.sx = _str3(p.strides, sizeof(floating))
+    if has_q:
+        j.t = <char*> &q[0, 0, 0]
+        j.st = _str3(q.strides, sizeof(floating))
+    j.out = <char*> &out[0, 0]
+    j.so = _str2(out.strides, sizeof(floating))
+    j.factor = factor
+    _run(&p[0, 0, 0], &j, M, n_threads, &bad)

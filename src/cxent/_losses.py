@@ -3,18 +3,28 @@
 import numpy as np
 
 from . import _kernels
-from ._validate import Layout, as_real_array, check_n_threads, check_reduction, normalize_axis
+from ._validate import (
+    Layout,
+    as_real_array,
+    check_class_weights,
+    check_ignore_index,
+    check_label_smoothing,
+    check_n_threads,
+    check_reduction,
+    normalize_axis,
+)
 
-__all__ = ["cross_entropy"]
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 _INT64 = np.dtype(np.int64)
 # Stand-ins for outputs a call does not want (the kernels never touch them).
 _NO_ROWS = {dt: np.empty((0, 0), dt) for dt in (np.float32, np.float64)}
 _NO_GRAD = {dt: np.empty((0, 0, 0), dt) for dt in (np.float32, np.float64)}
+_NO_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
 
 
-def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=False,
-                  n_threads=None):
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, return_grad=False, n_threads=None):
     r"""Cross-entropy between the softmax of `logits` and `target`, and its gradient.
 
     With class indices ``y`` the loss of a position is ``-log softmax(z)[y] = logsumexp(z) - z[y]``;
@@ -32,14 +42,26 @@ def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=Fals
     axis : int, default -1
         The class axis: ``-1`` for NumPy-style ``(..., K)``, ``1`` for PyTorch's
         ``(N, K, d1, ...)`` layout.
+    weight : array_like, optional
+        A weight per class (length K): each position's loss is multiplied by the weight of its
+        class (with probability targets, each class's term by its weight).
+    ignore_index : int, default -100
+        Positions whose class index equals it contribute no loss, get an exact zero gradient
+        (even when their logits are nan or inf) and are not counted by "mean".  Only for class
+        indices.
     reduction : {"mean", "sum", "none"}, default "mean"
-        ``"mean"`` averages over all positions, ``"sum"`` adds them up (both accumulated in
-        float64 and returned as a NumPy scalar of the logits' dtype), ``"none"`` returns the loss
-        of each position.
+        ``"mean"`` averages over the positions (PyTorch's rule: with class indices, divided by
+        the sum of the weights of the targets not ignored; with probability targets, by the
+        number of positions), ``"sum"`` adds them up (both accumulated in float64 and returned
+        as a NumPy scalar of the logits' dtype), ``"none"`` returns the loss of each position.
+    label_smoothing : float in [0, 1], default 0
+        PyTorch's label smoothing: the target becomes ``(1 - s) * onehot + s / K`` (for
+        probability targets ``(1 - s) * t + s / K``), with class weights applied to each term.
     return_grad : bool, default False
         Also return the gradient of the returned loss with respect to `logits` (for ``"none"``:
-        of its sum): ``softmax(logits) - onehot(target)`` (or ``softmax * sum(t) - t``), divided
-        by the number of positions for ``"mean"``.
+        of its sum): ``softmax(logits) - onehot(target)`` in the simplest case, in general
+        ``softmax * sum(w t') - w t'`` for the effective target ``t'`` and weights ``w``, scaled
+        by the reduction.
     n_threads : int, optional
         Threads to use; ``None`` means OpenMP's default for the calling thread.  Small inputs run
         on the calling thread.  Results are bit-identical for every thread count.
@@ -63,12 +85,17 @@ def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=Fals
 
     Notes
     -----
-    For float32 logits each position's sum of exponentials and loss are accumulated in float64, so
-    small losses keep their relative accuracy.  With no positions, "mean" gives nan and "sum" 0
-    (as PyTorch).  Non-finite logits: a position with ``nan`` or ``+inf``, or with only ``-inf``,
-    gets a ``nan`` loss and gradient (as PyTorch); a ``-inf`` logit on the target class gives a
-    loss of ``+inf``.  With probability targets a zero probability contributes nothing even when
-    its logit is ``-inf`` (the convention ``0 log 0 = 0``; PyTorch gives ``nan`` there).
+    The loss of a position with class index ``y`` is, as in PyTorch,
+    ``(1 - s) w[y] (-log p[y]) + (s / K) sum_k w[k] (-log p[k])``.  With no positions counted
+    (an empty or all-ignored batch), "mean" gives nan and "sum" 0, as in PyTorch.
+
+    For float32 logits each position's sum of exponentials and loss are accumulated in float64,
+    so small losses keep their relative accuracy.  Non-finite logits: a position with ``nan`` or
+    ``+inf``, or with only ``-inf``, gets a ``nan`` loss and gradient (as PyTorch); a ``-inf``
+    logit on the target class gives a loss of ``+inf``.  Ignored positions get loss 0 and an
+    exact zero gradient whatever their logits hold (PyTorch gives nan gradients there).  With
+    probability targets a zero (weighted, smoothed) probability contributes nothing even when its
+    logit is ``-inf`` (the convention ``0 log 0 = 0``; PyTorch gives ``nan`` there).
 
     Examples
     --------
@@ -83,6 +110,14 @@ def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=Fals
     >>> grad.round(4)          # softmax - onehot
     array([[ 0.0229,  0.1386, -0.1615]])
 
+    Class weights, an ignored position and label smoothing, as in PyTorch:
+
+    >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
+    >>> print(f"{cxent.cross_entropy(x, [0, -100, 2], weight=[1.0, 2.0, 0.5]):.6f}")
+    0.527078
+    >>> print(f"{cxent.cross_entropy(x, [0, 1, 2], label_smoothing=0.1):.6f}")
+    0.863955
+
     Probability targets, per-position losses:
 
     >>> cxent.cross_entropy([[0.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.5, 0.5]],
@@ -92,67 +127,238 @@ def cross_entropy(logits, target, *, axis=-1, reduction="mean", return_grad=Fals
     x = as_real_array(logits, "logits")
     red = check_reduction(reduction)
     nt = check_n_threads(n_threads)
+    eps = check_label_smoothing(label_smoothing)
+    ignore = check_ignore_index(ignore_index)
     ax = normalize_axis(axis, x.ndim, "logits")
     lay = Layout(x, ax)
     t = target if type(target) is np.ndarray else np.asarray(target)
-    kind = t.dtype.kind
-    lshape = lay.reduced_shape
-    if kind in "iu":
-        if t.shape != lshape:
-            raise ValueError(
-                f"target of class indices has shape {t.shape}; logits of shape {x.shape} with "
-                f"classes along axis {ax} need shape {lshape}")
-        probs = False
-    elif kind == "f":
-        if t.shape == x.shape:
-            probs = True
-        elif t.shape == lshape:
-            raise TypeError(
-                f"target holds floats ({t.dtype}) in the shape of class indices {lshape}; pass "
-                f"integer class indices (e.g. target.astype(np.int64)) or probabilities of "
-                f"shape {x.shape}")
-        else:
-            raise ValueError(
-                f"target has shape {t.shape}; logits of shape {x.shape} need class indices of "
-                f"shape {lshape} or probabilities of shape {x.shape}")
-    else:
-        raise TypeError(
-            f"target must hold integer class indices or float probabilities; got dtype {t.dtype}")
+    probs = _target_kind(t, x.shape, lay.reduced_shape, ax)
     K, M = lay.K, lay.M
     if K == 0 and M:
         raise ValueError(f"logits of shape {x.shape} have no classes along axis {ax}")
-
     dt = x.dtype.type
-    scale = 1.0 / M if red == "mean" and M else 1.0
-    if red == "none":
-        loss, l2 = lay.new_reduced(dt)
+    w = check_class_weights(weight, K, dt)
+    loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
+    if probs:
+        if ignore != -100:
+            raise ValueError("ignore_index is not supported with probability targets")
+        denom = M
+        total = _kernels.probability_loss(
+            lay.rows(x), lay.rows(as_real_array(t, "target").astype(dt, copy=False)),
+            _weights_or_dummy(w, dt), l2, g3, w is not None, red == "none", return_grad, eps,
+            _scale(red, M), nt)
     else:
-        loss, l2 = None, _NO_ROWS[dt]
+        denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
+                                         nt, ax, nll=False)
+    return _finish(red, loss, grad, total, denom, dt, return_grad)
+
+
+def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+             return_grad=False, n_threads=None):
+    """Negative log-likelihood of class indices under log-probabilities (PyTorch's nll_loss).
+
+    ``loss = -weight[y] * log_probs[y]`` per position; ``nll_loss(log_softmax(z), y)`` equals
+    ``cross_entropy(z, y)``.  Keywords as in :func:`cross_entropy`.
+
+    Parameters
+    ----------
+    log_probs : array_like
+        Log-probabilities (e.g. from :func:`log_softmax`) with the classes along `axis`.
+    target : array_like of int
+        Class indices: the shape of `log_probs` without `axis`.
+    axis, weight, ignore_index, reduction, return_grad, n_threads
+        As in :func:`cross_entropy`.
+
+    Returns
+    -------
+    loss : scalar or ndarray
+    grad : ndarray
+        Only with ``return_grad``: ``-weight[y]`` (scaled by the reduction) at each target
+        class, 0 elsewhere.
+
+    Examples
+    --------
+    >>> import cxent
+    >>> lp = cxent.log_softmax([[1.4, 3.2, 5.0]])
+    >>> print(f"{cxent.nll_loss(lp, [2]):.5f}")
+    0.17615
+    >>> loss, g = cxent.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [1, 0], return_grad=True)
+    >>> print(loss, g.tolist())
+    1.5 [[0.0, -0.5], [-0.5, 0.0]]
+    """
+    x = as_real_array(log_probs, "log_probs")
+    red = check_reduction(reduction)
+    nt = check_n_threads(n_threads)
+    ignore = check_ignore_index(ignore_index)
+    ax = normalize_axis(axis, x.ndim, "log_probs")
+    lay = Layout(x, ax)
+    t = target if type(target) is np.ndarray else np.asarray(target)
+    if _target_kind(t, x.shape, lay.reduced_shape, ax, "log_probs"):
+        raise TypeError("nll_loss takes integer class indices; for probability targets use "
+                        "cross_entropy")
+    if lay.K == 0 and lay.M:
+        raise ValueError(f"log_probs of shape {x.shape} have no classes along axis {ax}")
+    dt = x.dtype.type
+    w = check_class_weights(weight, lay.K, dt)
+    loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
+    denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
+                                     ax, nll=True)
+    return _finish(red, loss, grad, total, denom, dt, return_grad)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
+                                     reduction="mean", return_grad=False, n_threads=None):
+    r"""Binary cross-entropy of ``sigmoid(logits)`` against `target`, elementwise.
+
+    ``loss = -w [pw t log s(z) + (1 - t) log(1 - s(z))]`` with ``s`` the sigmoid (the softmax of
+    two classes ``[0, z]``), computed as ``w [pw t softplus(-z) + (1 - t) softplus(z)]``: stable
+    for logits of any magnitude and accurate when the loss is tiny (PyTorch's formula loses
+    digits there).  A term whose coefficient is 0 is left out, so ``z = +inf`` with target 1
+    gives loss 0 (PyTorch: nan).
+
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers of any shape.
+    target : array_like
+        Targets in [0, 1] (hard or soft labels) of the same shape.
+    weight : array_like, optional
+        Weights broadcast against `logits` (PyTorch's ``weight``).
+    pos_weight : array_like, optional
+        Weight of the positive term, broadcast against `logits`; usually one value per class
+        along the last axis (PyTorch's ``pos_weight``).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Mean over all elements, sum, or the elementwise losses.
+    return_grad : bool, default False
+        Also return the gradient wrt `logits`: ``w [(1 - t) s(z) - pw t s(-z)]`` (``w (s(z) -
+        t)`` without pos_weight), scaled by the reduction.
+    n_threads : int, optional
+        Threads to use (``None``: OpenMP's default).
+
+    Returns
+    -------
+    loss : scalar or ndarray
+    grad : ndarray
+        Only with ``return_grad``.
+
+    Examples
+    --------
+    >>> import numpy as np, cxent
+    >>> print(f"{cxent.binary_cross_entropy_with_logits([0.0, 2.0], [1.0, 0.0]):.6f}")
+    1.410038
+    >>> cxent.binary_cross_entropy_with_logits([40.0], [1.0], reduction="none")  # exp(-40)
+    array([4.24835426e-18])
+    """
+    x = as_real_array(logits, "logits")
+    red = check_reduction(reduction)
+    nt = check_n_threads(n_threads)
+    shape = x.shape
+    t = as_real_array(target, "target")
+    if t.shape != shape:
+        raise ValueError(f"target has shape {t.shape}, logits have shape {shape}; they must be "
+                         f"equal")
+    dt = x.dtype.type
+    t = t.astype(dt, copy=False)
+    x1, t1 = (x, t) if x.ndim else (x.reshape(1), t.reshape(1))
+    lay = Layout(x1, x1.ndim - 1)
+    extra = {}
+    for name, val in (("weight", weight), ("pos_weight", pos_weight)):
+        if val is not None:
+            v = as_real_array(val, name).astype(dt, copy=False)
+            try:
+                extra[name] = lay.rows(np.broadcast_to(v, x1.shape))
+            except ValueError:
+                raise ValueError(f"{name} of shape {v.shape} does not broadcast to the logits' "
+                                 f"shape {shape}") from None
+    dummy = _NO_GRAD[dt]
+    loss = grad = None
+    l3 = g3 = dummy
+    if red == "none":
+        loss, l3 = lay.new(dt)
     if return_grad:
         grad, g3 = lay.new(dt)
+    n = x.size
+    scale = 1.0 / n if red == "mean" and n else 1.0
+    total = 0.0
+    if n:
+        total = _kernels.bce_loss(lay.rows(x1), lay.rows(t1), extra.get("weight", dummy),
+                                  extra.get("pos_weight", dummy), l3, g3, "weight" in extra,
+                                  "pos_weight" in extra, red == "none", return_grad, scale, nt)
+    if red == "none":
+        loss = loss.reshape(shape)
+        loss = loss if loss.ndim else loss[()]
     else:
-        grad, g3 = None, _NO_GRAD[dt]
+        loss = dt(total) if red == "sum" else (dt(total / n) if n else dt(np.nan))
+    if return_grad:
+        return loss, grad.reshape(shape)
+    return loss
 
-    if probs:
-        total = _kernels.cross_entropy_probs(
-            lay.rows(x), lay.rows(as_real_array(t.astype(dt, copy=False), "target")), l2, g3,
-            red == "none", return_grad, scale, nt)
-    else:
-        y = _as_labels(t)
-        total, bad = _kernels.cross_entropy_labels(
-            lay.rows(x), lay.label_rows(y), l2, g3, red == "none", return_grad, scale, nt)
-        if bad >= 0:
-            pos = lay.position(bad)
+
+def _target_kind(t, shape, lshape, ax, name="logits"):
+    """True for probability targets, False for class indices; clear errors otherwise."""
+    kind = t.dtype.kind
+    if kind in "iu":
+        if t.shape != lshape:
             raise ValueError(
-                f"target holds class index {t[pos]} at position {pos}, outside [0, {K}) for "
-                f"logits with {K} classes along axis {ax}")
+                f"target of class indices has shape {t.shape}; {name} of shape {shape} with "
+                f"classes along axis {ax} need shape {lshape}")
+        return False
+    if kind == "f":
+        if t.shape == shape:
+            return True
+        if t.shape == lshape:
+            raise TypeError(
+                f"target holds floats ({t.dtype}) in the shape of class indices {lshape}; pass "
+                f"integer class indices (e.g. target.astype(np.int64)) or probabilities of "
+                f"shape {shape}")
+        raise ValueError(
+            f"target has shape {t.shape}; {name} of shape {shape} need class indices of shape "
+            f"{lshape} or probabilities of shape {shape}")
+    raise TypeError(
+        f"target must hold integer class indices or float probabilities; got dtype {t.dtype}")
 
+
+def _outputs(lay, dt, want_loss, want_grad):
+    loss, l2 = lay.new_reduced(dt) if want_loss else (None, _NO_ROWS[dt])
+    grad, g3 = lay.new(dt) if want_grad else (None, _NO_GRAD[dt])
+    return loss, l2, grad, g3
+
+
+def _weights_or_dummy(w, dt):
+    return _NO_WEIGHTS[dt] if w is None else w
+
+
+def _scale(red, denom):
+    return 1.0 / denom if red == "mean" and denom else 1.0
+
+
+def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll):
+    """Check the labels and sum the weights of the counted ones, then run the fused kernel."""
+    y = _as_labels(t)
+    y2 = lay.label_rows(y)
+    dt = x.dtype.type
+    wd = _weights_or_dummy(w, dt)
+    wsum_targets, _, bad = _kernels.label_stats(y2, wd, w is not None, ignore, lay.K)
+    if bad >= 0:
+        pos = lay.position(bad)
+        raise ValueError(
+            f"target holds class index {t[pos]} at position {pos}, outside [0, {lay.K}) for "
+            f"{'log_probs' if nll else 'logits'} with {lay.K} classes along axis {ax}"
+            + (f" (and not ignore_index={ignore})" if ignore != -100 else ""))
+    wsum = float(np.sum(w, dtype=np.float64)) if w is not None else float(lay.K)
+    scale = 1.0 / wsum_targets if red == "mean" and wsum_targets else 1.0
+    total, _ = _kernels.class_index_loss(lay.rows(x), y2, wd, l2, g3, nll, w is not None,
+                                         red == "none", want_grad, ignore, eps, wsum, scale, nt)
+    return wsum_targets, total
+
+
+def _finish(red, loss, grad, total, denom, dt, return_grad):
     if red == "none":
         loss = loss if loss.ndim else loss[()]
     elif red == "sum":
         loss = dt(total)
     else:
-        loss = dt(total / M) if M else dt(np.nan)
+        loss = dt(total / denom) if denom else dt(np.nan)
     return (loss, grad) if return_grad else loss
 
 

@@ -1,13 +1,20 @@
 """The softmax family: softmax, log_softmax and logsumexp."""
 
-import math
-
 import numpy as np
 
 from . import _kernels
-from ._validate import Layout, as_real_array, check_n_threads, check_out, normalize_axis
+from ._validate import (
+    Layout,
+    as_real_array,
+    check_n_threads,
+    finish_out,
+    merge_axes,
+    normalize_axes,
+    normalize_axis,
+    prepare_out,
+)
 
-__all__ = ["log_softmax", "logsumexp", "softmax"]
+__all__ = ["log_softmax", "log_softmax_backward", "logsumexp", "softmax", "softmax_backward"]
 
 
 def softmax(x, axis=-1, *, out=None, n_threads=None):
@@ -101,30 +108,14 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
-    result = o3 = None
-    if out is not None:
-        check_out(out, a.shape, a.dtype)
-        if not np.may_share_memory(out, a) or _same_view(out, a):
-            o3 = lay.out_rows(out)
-        result = out
-    if o3 is None:  # no out=, or an out= that overlaps x partially or is not viewable
-        res, o3 = lay.new(a.dtype)
+    result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
         _kernels.softmax_rows(lay.rows(a), o3, log_space, nt)
-    if result is None:
-        return res
-    if not np.may_share_memory(o3, result):
-        np.copyto(result, res)
-    return result
+    return finish_out(result, tmp)
 
 
-def _same_view(u, v):
-    return (u.__array_interface__["data"][0] == v.__array_interface__["data"][0]
-            and u.strides == v.strides)
-
-
-def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
-    r"""Logarithm of the sum of exponentials along an axis: ``log(sum(exp(x), axis))``.
+def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_threads=None):
+    r"""Logarithm of the sum of exponentials along an axis: ``log(sum(b * exp(x), axis))``.
 
     Computed stably (shifted by the maximum, sum of exponentials in float64) in one pass per row.
 
@@ -133,21 +124,30 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
     x : array_like
         Real numbers of any shape (float32 stays float32; other real dtypes become float64).
     axis : int, tuple of ints or None, default -1
-        Axis or axes to reduce; ``None`` reduces over all elements.
+        Axis or axes to reduce; ``None`` reduces over all elements.  (SciPy's default is None.)
+    b : array_like, optional
+        Scale factors broadcast against `x` (SciPy's ``b``): may be negative or zero; an element
+        whose factor is 0 is left out entirely, even when it is ``inf`` or ``nan``.
     keepdims : bool, default False
         Keep the reduced axes with length 1, so the result broadcasts against ``x``.
+    return_sign : bool, default False
+        Also return the sign of the sum, and the logarithm of its absolute value.  Without it a
+        negative sum gives ``nan``.
     n_threads : int, optional
         Threads to use (``None``: OpenMP's default); the result does not depend on it.
 
     Returns
     -------
-    ndarray or scalar
+    res : ndarray or scalar
         ``x``'s shape without the reduced axes; a NumPy scalar when nothing is left.
+    sgn : ndarray or scalar
+        Only with ``return_sign``: +1, -1, 0 for a zero sum, ``nan`` where the result is ``nan``.
 
     Notes
     -----
     As in SciPy and PyTorch: a slice holding ``+inf`` (and no ``nan``) gives ``+inf``, a slice of
-    only ``-inf`` (or an empty slice) gives ``-inf``, a ``nan`` gives ``nan``.
+    only ``-inf`` (or an empty slice) gives ``-inf``, a ``nan`` gives ``nan``.  With `b`, +inf
+    terms of opposite signs give ``nan``.
 
     Examples
     --------
@@ -158,27 +158,133 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
     array([   0., 1000.])
     >>> cxent.logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).round(6)
     array([[1.791759]])
+    >>> r, s = cxent.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)   # log|e - e^2|
+    >>> print(f"{r:.6f} {s}")
+    1.541325 -1.0
     """
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
+    bb = None
+    if b is not None:
+        bb = as_real_array(b, "b")
+        try:
+            a, bb = np.broadcast_arrays(a, bb)
+        except ValueError:
+            raise ValueError(f"b of shape {bb.shape} does not broadcast against x of shape "
+                             f"{a.shape}") from None
+        dt = np.result_type(a.dtype, bb.dtype)
+        a, bb = a.astype(dt, copy=False), bb.astype(dt, copy=False)
     nd = a.ndim
     if axis is None or isinstance(axis, tuple):
-        axes = tuple(range(nd)) if axis is None else tuple(
-            normalize_axis(ax, nd, "x") for ax in axis)
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"axis {axis} repeats an axis")
-        kept = [i for i in range(nd) if i not in axes]
-        flat = a.transpose(kept + list(axes)).reshape(
-            tuple(a.shape[i] for i in kept) + (math.prod(a.shape[i] for i in axes),))
-        res = logsumexp(flat, -1, n_threads=n_threads)
-        if keepdims:
-            res = np.expand_dims(res, axes)
-        return res
-    ax = normalize_axis(axis, nd, "x")
+        axes = normalize_axes(axis, nd, "x")
+        a = merge_axes(a, axes)
+        bb = None if bb is None else merge_axes(bb, axes)
+        ax = a.ndim - 1
+    else:
+        axes = ax = normalize_axis(axis, nd, "x")
     lay = Layout(a, ax)
     res, o2 = lay.new_reduced(a.dtype)
+    sgn, s2 = lay.new_reduced(a.dtype) if return_sign else (None, o2)
     if lay.M:
-        _kernels.logsumexp_rows(lay.rows(a), o2, nt)
+        rows = lay.rows(a)
+        _kernels.logsumexp_rows(rows, rows if bb is None else lay.rows(bb), o2, s2,
+                                bb is not None, return_sign, nt)
     if keepdims:
-        res = np.expand_dims(res, ax)
-    return res if res.ndim else res[()]
+        res = np.expand_dims(res, axes)
+        sgn = None if sgn is None else np.expand_dims(sgn, axes)
+    res = res if res.ndim else res[()]
+    if return_sign:
+        return res, (sgn if sgn.ndim else sgn[()])
+    return res
+
+
+def softmax_backward(grad_output, output, axis=-1, *, out=None, n_threads=None):
+    r"""Gradient of a loss through softmax: the vector-Jacobian product autograd needs.
+
+    Given ``output = softmax(x, axis)`` and ``grad_output`` (the gradient of a loss with respect
+    to ``output``), returns the gradient with respect to ``x``:
+
+    .. math:: \frac{\partial L}{\partial x_k} = y_k \Big(g_k - \sum_j g_j y_j\Big)
+
+    in one fused pass per row (the inner sum accumulated in float64).
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the softmax output; the shape of `output`.
+    output : array_like
+        The softmax output ``y``.
+    axis : int, default -1
+        The axis the softmax was taken along.
+    out : ndarray, optional
+        Array to write the result into (shape of `output`, result dtype).
+    n_threads : int, optional
+        Threads to use (``None``: OpenMP's default).
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to the softmax input; float32 when both inputs are float32.
+
+    Examples
+    --------
+    >>> import numpy as np, cxent
+    >>> y = cxent.softmax([1.4, 3.2, 5.0])
+    >>> g = np.array([0.0, 0.0, -1 / y[2]])         # gradient of -log(y[2])
+    >>> cxent.softmax_backward(g, y).round(4)       # = y - onehot(2)
+    array([ 0.0229,  0.1386, -0.1615])
+    """
+    return _backward(grad_output, output, axis, out, n_threads, False)
+
+
+def log_softmax_backward(grad_output, output, axis=-1, *, out=None, n_threads=None):
+    r"""Gradient of a loss through log_softmax: the vector-Jacobian product autograd needs.
+
+    Given ``output = log_softmax(x, axis)`` and ``grad_output``, returns
+
+    .. math:: \frac{\partial L}{\partial x_k} = g_k - e^{y_k} \sum_j g_j
+
+    in one fused pass per row (the sum accumulated in float64).
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the log_softmax output; the shape of `output`.
+    output : array_like
+        The log_softmax output ``y``.
+    axis : int, default -1
+        The axis the log_softmax was taken along.
+    out : ndarray, optional
+        Array to write the result into (shape of `output`, result dtype).
+    n_threads : int, optional
+        Threads to use (``None``: OpenMP's default).
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to the log_softmax input.
+
+    Examples
+    --------
+    >>> import numpy as np, cxent
+    >>> y = cxent.log_softmax([1.4, 3.2, 5.0])
+    >>> cxent.log_softmax_backward([0.0, 0.0, -1.0], y).round(4)   # d(-y[2])/dx = p - onehot
+    array([ 0.0229,  0.1386, -0.1615])
+    """
+    return _backward(grad_output, output, axis, out, n_threads, True)
+
+
+def _backward(grad_output, output, axis, out, n_threads, log_space):
+    y = as_real_array(output, "output")
+    go = as_real_array(grad_output, "grad_output")
+    if go.shape != y.shape:
+        raise ValueError(f"grad_output has shape {go.shape}, output has shape {y.shape}; they "
+                         f"must be equal")
+    dt = np.result_type(y.dtype, go.dtype)
+    y, go = y.astype(dt, copy=False), go.astype(dt, copy=False)
+    nt = check_n_threads(n_threads)
+    lay = Layout(y, normalize_axis(axis, y.ndim, "output"))
+    result, o3, tmp = prepare_out(lay, out, dt, (y, go))
+    if lay.M and lay.K:
+        _kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, nt)
+    return finish_out(result, tmp)

@@ -15,8 +15,9 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
-__all__ = ["Layout", "as_real_array", "check_n_threads", "check_out", "check_reduction",
-           "normalize_axis"]
+__all__ = ["Layout", "as_real_array", "check_class_weights", "check_ignore_index",
+           "check_label_smoothing", "check_n_threads", "check_out", "check_reduction",
+           "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
@@ -83,6 +84,37 @@ def check_out(out, shape, dtype, name="out"):
         raise TypeError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
+
+
+def prepare_out(lay, out, dtype, inputs):
+    """Where a full-shape result goes: ``(result, (A, B, K) view for the kernel, temp)``.
+
+    Without `out` a new array in the input's memory order.  With `out` (checked), the kernel
+    writes through a view of it, unless it overlaps an input other than exactly (same data,
+    same strides: in place, which the row kernels allow) or cannot be viewed as rows; then the
+    kernel writes into `temp`, which `finish_out` copies into `out`.
+    """
+    if out is None:
+        res, o3 = lay.new(dtype)
+        return res, o3, None
+    check_out(out, lay.shape, dtype)
+    if all(not np.may_share_memory(out, a) or _same_view(out, a) for a in inputs):
+        o3 = lay.out_rows(out)
+        if o3 is not None:
+            return out, o3, None
+    tmp, o3 = lay.new(dtype)
+    return out, o3, tmp
+
+
+def finish_out(result, tmp):
+    if tmp is not None:
+        np.copyto(result, tmp)
+    return result
+
+
+def _same_view(u, v):
+    return (u.__array_interface__["data"][0] == v.__array_interface__["data"][0]
+            and u.strides == v.strides)
 
 
 class Layout:
@@ -177,3 +209,57 @@ def _inverse(perm):
     for j, i in enumerate(perm):
         inv[i] = j
     return inv
+
+
+def check_class_weights(weight, K, dtype):
+    """Per-class weights: None, or a 1-D array of length K converted to `dtype`."""
+    if weight is None:
+        return None
+    w = as_real_array(weight, "weight")
+    if w.shape != (K,):
+        raise ValueError(f"weight must have shape ({K},), one value per class; got shape "
+                         f"{w.shape}")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def check_ignore_index(ignore_index):
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
+    try:
+        ii = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}") from None
+    if not -(2**63) <= ii < 2**63:
+        raise ValueError(f"ignore_index {ii} does not fit in 64 bits")
+    return ii
+
+
+def check_label_smoothing(label_smoothing):
+    try:
+        eps = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}") from None
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    return eps
+
+
+def merge_axes(a, axes):
+    """Move `axes` of `a` to the end and merge them into one (a view where strides allow)."""
+    nd = a.ndim
+    kept = [i for i in range(nd) if i not in axes]
+    n = 1
+    for i in axes:
+        n *= a.shape[i]
+    return a.transpose(kept + list(axes)).reshape(tuple(a.shape[i] for i in kept) + (n,))
+
+
+def normalize_axes(axis, ndim, name):
+    """None or a tuple of axes -> sorted-as-given tuple of distinct indices."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(normalize_axis(ax, ndim, name) for ax in axis)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis {axis} repeats an axis")
+    return axes

@@ -1,0 +1,134 @@
+"""Information measures between distributions: entropy, KL divergence, cross-entropy."""
+
+import math
+
+import numpy as np
+
+from . import _kernels
+from ._validate import Layout, as_real_array, normalize_axis
+
+__all__ = ["cross_entropy_dist", "entropy", "kl_divergence"]
+
+
+def entropy(p, axis=-1, *, base=None):
+    r"""Shannon entropy ``H(p) = -sum(p log p)`` along an axis, with ``0 log 0 = 0``.
+
+    Parameters
+    ----------
+    p : array_like
+        Probabilities along `axis`.  They are used as given, not renormalised (unlike
+        :func:`scipy.stats.entropy`, which divides by their sum): normalise first when they do
+        not sum to 1.  A negative entry gives ``-inf`` (SciPy's ``entr``); nan propagates.
+    axis : int, default -1
+        The axis the distributions run along.  (``scipy.stats.entropy`` defaults to 0.)
+    base : float, optional
+        Base of the logarithm; natural logarithm (nats) by default, 2 for bits.
+
+    Returns
+    -------
+    ndarray or scalar
+        The shape of `p` without `axis`.
+
+    Examples
+    --------
+    >>> import cxent
+    >>> print(cxent.entropy([0.5, 0.5], base=2))
+    1.0
+    >>> cxent.entropy([[1.0, 0.0], [0.25, 0.75]]).round(6)
+    array([0.      , 0.562335])
+    """
+    return _information(p, None, axis, base, 0)
+
+
+def kl_divergence(p, q, axis=-1, *, base=None):
+    r"""Kullback-Leibler divergence ``D(p || q) = sum(p log(p / q))`` along an axis.
+
+    Terms follow :func:`scipy.special.rel_entr`: 0 where ``p = 0`` (and ``q >= 0``), ``+inf``
+    where ``p > 0`` and ``q = 0`` or where an entry is negative.  `p` and `q` broadcast against
+    each other and are not renormalised.  The identity ``D(p || q) = H(p, q) - H(p)`` holds:
+
+    >>> import numpy as np, cxent
+    >>> p, q = np.array([0.1, 0.6, 0.3]), np.array([0.3, 0.3, 0.4])
+    >>> bool(np.isclose(cxent.kl_divergence(p, q),
+    ...                 cxent.cross_entropy_dist(p, q) - cxent.entropy(p)))
+    True
+
+    Parameters
+    ----------
+    p, q : array_like
+        Distributions along `axis`.
+    axis : int, default -1
+        The axis the distributions run along.
+    base : float, optional
+        Base of the logarithm (natural by default).
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape without `axis`.
+
+    Examples
+    --------
+    >>> print(f"{cxent.kl_divergence([0.5, 0.5], [0.9, 0.1]):.6f}")
+    0.510826
+    >>> cxent.kl_divergence([1.0, 0.0], [0.0, 1.0])
+    np.float64(inf)
+    """
+    return _information(p, q, axis, base, 1)
+
+
+def cross_entropy_dist(p, q, axis=-1, *, base=None):
+    r"""Cross-entropy between distributions ``H(p, q) = -sum(p log q) = H(p) + D(p || q)``.
+
+    Terms with ``p = 0`` contribute 0 (even where ``q = 0``); ``p > 0 = q`` gives ``+inf``.
+    `p` and `q` broadcast and are used as given.  For logits rather than probabilities use
+    :func:`cross_entropy` (which fuses the softmax and gives the gradient).
+
+    Parameters
+    ----------
+    p, q : array_like
+        Distributions along `axis`: `p` the reference, `q` the model.
+    axis : int, default -1
+        The axis the distributions run along.
+    base : float, optional
+        Base of the logarithm (natural by default).
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape without `axis`.
+
+    Examples
+    --------
+    >>> import cxent
+    >>> print(f"{cxent.cross_entropy_dist([0, 0, 1], [0.02, 0.14, 0.84]):.5f}")  # -log(0.84)
+    0.17435
+    """
+    return _information(p, q, axis, base, 2)
+
+
+def _information(p, q, axis, base, mode):
+    a = as_real_array(p, "p")
+    b = None
+    if q is not None:
+        b = as_real_array(q, "q")
+        try:
+            a, b = np.broadcast_arrays(a, b)
+        except ValueError:
+            raise ValueError(f"p of shape {a.shape} and q of shape {b.shape} do not broadcast "
+                             f"together") from None
+        dt = np.result_type(a.dtype, b.dtype)
+        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+    factor = 1.0
+    if base is not None:
+        bf = float(base)
+        if not (bf > 0 and bf != 1 and math.isfinite(bf)):
+            raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+        factor = 1.0 / math.log(bf)
+    lay = Layout(a, normalize_axis(axis, a.ndim, "p"))
+    res, o2 = lay.new_reduced(a.dtype)
+    if lay.M:
+        rows = lay.rows(a)
+        _kernels.information_rows(rows, rows if b is None else lay.rows(b), o2, mode,
+                                  b is not None, factor, 0)
+    return res if res.ndim else res[()]
