@@ -71,7 +71,9 @@ class BuildExt(build_ext):
         if ctype == "msvc":
             base = ["/O2", "/fp:precise"]
         else:
-            base = ["-O3", "-fno-math-errno", "-fno-strict-aliasing"]
+            # -fopenmp-simd: honour `#pragma omp simd` (vectorized reductions) even without
+            # OpenMP threads; no -ffast-math, no -march
+            base = ["-O3", "-fno-math-errno", "-fno-strict-aliasing", "-fopenmp-simd"]
         omp_c, omp_l = [], []
         if os.environ.get("CXENT_NO_OPENMP", "") not in ("", "0"):
             print("cxent: CXENT_NO_OPENMP set; building the kernels serially")

@@ -29,10 +29,19 @@ arrays and memory maps are accepted) or ``# OUT`` (written).
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, fabs, log, log1p, INFINITY, NAN
+from libc.math cimport exp, fabs, log, log1p, INFINITY, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
+
+cdef extern from "_simd.h" nogil:
+    double cx_exp_d(double x)
+    float cx_exp_f(float x)
+    float cx_exp_diff_f(float a, float b)
+    double cx_max_d(const double* x, Py_ssize_t n)
+    float cx_max_f(const float* x, Py_ssize_t n)
+    double cx_sumexp_d(const double* x, Py_ssize_t k0, Py_ssize_t k1, double shift, double* e)
+    double cx_sumexp_f(const float* x, Py_ssize_t k0, Py_ssize_t k1, float shift, float* e)
 
 cdef extern from "_cxent_omp.h" nogil:
     int cx_omp_max_threads()
@@ -103,10 +112,19 @@ cdef inline Str2 _str2(const Py_ssize_t* strides, Py_ssize_t itemsize) noexcept:
 
 
 cdef inline floating _exp(floating v) noexcept nogil:
+    # the vectorizable exp of _simd.h (within 2 ulp, IEEE inf/nan/subnormal behaviour)
     if floating is float:
-        return expf(v)
+        return cx_exp_f(v)
     else:
-        return exp(v)
+        return cx_exp_d(v)
+
+
+cdef inline floating _exp_diff(floating a, floating b) noexcept nogil:
+    # exp(a - b); for float32 without the rounding error of the subtraction
+    if floating is float:
+        return cx_exp_diff_f(a, b)
+    else:
+        return cx_exp_d(a - b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,13 +135,13 @@ cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s) noe
     cdef floating m = -INFINITY
     cdef Py_ssize_t k
     if s == 1:
-        for k in range(K):
-            if x[k] > m:
-                m = x[k]
-    else:
-        for k in range(K):
-            if x[k * s] > m:
-                m = x[k * s]
+        if floating is float:
+            return cx_max_f(x, K)
+        else:
+            return cx_max_d(x, K)
+    for k in range(K):
+        if x[k * s] > m:
+            m = x[k * s]
     return m
 
 
@@ -133,16 +151,17 @@ cdef inline double _sum_exp(const floating* x, Py_ssize_t k0, Py_ssize_t k1, Py_
     cdef double acc = 0.0
     cdef floating v
     cdef Py_ssize_t k
-    if e == NULL:
-        if s == 1:
-            for k in range(k0, k1):
-                acc += _exp(x[k] - shift)
+    if s == 1 and (e == NULL or se == 1):
+        if floating is float:
+            return cx_sumexp_f(x, k0, k1, shift, e)
         else:
-            for k in range(k0, k1):
-                acc += _exp(x[k * s] - shift)
+            return cx_sumexp_d(x, k0, k1, shift, e)
+    if e == NULL:
+        for k in range(k0, k1):
+            acc += _exp_diff(x[k * s], shift)
     else:
         for k in range(k0, k1):
-            v = _exp(x[k * s] - shift)
+            v = _exp_diff(x[k * s], shift)
             e[k * se] = v
             acc += v
     return acc
@@ -188,18 +207,27 @@ cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_
                               Py_ssize_t K, bint log_space) noexcept nogil:
     cdef RowSum r
     cdef floating shift
-    cdef double inv
+    cdef double inv, c
     cdef Py_ssize_t k
     if log_space:
         r = _row_sum(x, K, sx, <floating*> NULL, 0)
         shift = <floating> r.shift
-        for k in range(K):
-            o[k * so] = <floating> ((x[k * sx] - shift) - r.log_total)
+        c = r.log_total
+        if sx == 1 and so == 1:
+            for k in range(K):
+                o[k] = <floating> ((<double> x[k] - <double> shift) - c)
+        else:
+            for k in range(K):
+                o[k * so] = <floating> ((<double> x[k * sx] - <double> shift) - c)
     else:
         r = _row_sum(x, K, sx, o, so)
         inv = 1.0 / r.total
-        for k in range(K):
-            o[k * so] = <floating> (o[k * so] * inv)
+        if so == 1:
+            for k in range(K):
+                o[k] = <floating> (o[k] * inv)
+        else:
+            for k in range(K):
+                o[k * so] = <floating> (o[k * so] * inv)
 
 
 cdef inline double _lse_row(const floating* x, Py_ssize_t sx, Py_ssize_t K) noexcept nogil:
@@ -239,7 +267,10 @@ cdef inline double _xent_label_row(const floating* x, Py_ssize_t sx, Py_ssize_t 
     if g != NULL:
         ey = g[y * sg]
         inv = scale * c / r.total
-        if eps == 0:
+        if eps == 0 and sg == 1:
+            for k in range(K):
+                g[k] = <floating> (g[k] * inv)
+        elif eps == 0:
             for k in range(K):
                 g[k * sg] = <floating> (g[k * sg] * inv)
         else:
@@ -810,3 +841,12 @@ def information_rows(const floating[:, :, :] p,  # IN  (A, B, K)
     j.so = _str2(out.strides, sizeof(floating))
     j.factor = factor
     _run(&p[0, 0, 0], &j, M, n_threads, &bad)
+
+
+def exp_array(const floating[::1] x,  # IN
+              floating[::1] out):     # OUT
+    """``out = exp(x)`` with the kernels' vectorized exp (for testing its accuracy)."""
+    cdef Py_ssize_t k, n = x.shape[0]
+    with nogil:
+        for k in range(n):
+            out[k] = _exp(x[k])
