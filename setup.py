@@ -9,7 +9,8 @@ for the compiler at hand (probed by compiling and linking a small program):
 * MSVC: ``/openmp``.
 
 When no flag works the kernels are built serially and the build says so; ``cxent.show_config()``
-reports what a build has.  ``CXENT_NO_OPENMP=1`` forces a serial build.  ``CXENT_EXTRA_CFLAGS`` and
+reports what a build has.  ``CXENT_NO_OPENMP=1`` forces a serial build.  On x86-64 the kernels
+are also built for AVX2+FMA and AVX-512 (``CXENT_NO_ISA_BUILDS=1`` skips them).  ``CXENT_EXTRA_CFLAGS`` and
 ``CXENT_EXTRA_LDFLAGS`` append flags (e.g. ``-fsanitize=address,undefined`` for a sanitizer build).
 
 Never add ``-march=...`` (wheels would crash on older CPUs) nor ``-ffast-math`` (it changes inf/nan
@@ -17,6 +18,7 @@ semantics and, linked into a shared object, can set flush-to-zero for the whole 
 """
 
 import os
+import platform
 import shlex
 import sys
 import tempfile
@@ -65,6 +67,39 @@ def _probe(compiler, cflags, ldflags):
     return True
 
 
+# Instruction-set builds of the kernels on x86-64: the same code (_kernels_impl.pxi) compiled for
+# the portable baseline and, as extra modules, for AVX2+FMA and AVX-512; cxent._isa picks the best
+# one the CPU supports at import (CXENT_ISA=baseline|avx2|avx512 overrides).  Feature flags only,
+# never -march: the baseline module runs on every x86-64 CPU.
+ISA_FLAGS = {
+    "unix": {
+        "avx2": ["-mavx2", "-mfma", "-mf16c", "-mbmi2"],
+        "avx512": ["-mavx2", "-mfma", "-mf16c", "-mbmi2", "-mavx512f", "-mavx512dq",
+                   "-mavx512vl", "-mavx512bw", "-mprefer-vector-width=512"],
+    },
+    "msvc": {"avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"]},
+}
+ISA_PROBE = "int main(void) { return 0; }\n"
+
+
+def _targets_x86():
+    if "arm64" in os.environ.get("ARCHFLAGS", ""):  # macOS cross-compilation for Apple silicon
+        return False
+    return platform.machine().lower() in ("x86_64", "amd64", "x64")
+
+
+def _compiles(compiler, cflags):
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "isa_probe.c")
+        with open(src, "w") as f:
+            f.write(ISA_PROBE)
+        try:
+            compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+        except Exception:  # any failure means "this flag set does not work"
+            return False
+    return True
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
@@ -72,8 +107,12 @@ class BuildExt(build_ext):
             base = ["/O2", "/fp:precise"]
         else:
             # -fopenmp-simd: honour `#pragma omp simd` (vectorized reductions) even without
-            # OpenMP threads; no -ffast-math, no -march
-            base = ["-O3", "-fno-math-errno", "-fno-strict-aliasing", "-fopenmp-simd"]
+            # OpenMP threads.  -fno-trapping-math lets the compiler turn the selects of the
+            # branch-free exp (_simd.h) into vector blends; it changes no value (inf, nan,
+            # subnormals and signed zeros stay IEEE), only whether FP exception flags can be
+            # raised speculatively.  Never -ffast-math, never -march.
+            base = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
+                    "-fopenmp-simd"]
         omp_c, omp_l = [], []
         if os.environ.get("CXENT_NO_OPENMP", "") not in ("", "0"):
             print("cxent: CXENT_NO_OPENMP set; building the kernels serially")
@@ -88,21 +127,45 @@ class BuildExt(build_ext):
                       "serially (results are the same, only one core is used)")
         extra_c = shlex.split(os.environ.get("CXENT_EXTRA_CFLAGS", ""))
         extra_l = shlex.split(os.environ.get("CXENT_EXTRA_LDFLAGS", ""))
+        isa_flags = ISA_FLAGS["msvc" if ctype == "msvc" else "unix"]
+        kept = []
         for ext in self.extensions:
-            ext.extra_compile_args = base + omp_c + extra_c
+            isa = ISA_OF_MODULE.get(ext.name)  # cythonize() copies Extensions: look up by name
+            flags = isa_flags[isa] if isa else []
+            if isa and not _compiles(self.compiler, flags):
+                print(f"cxent: NOTE: the compiler does not take {' '.join(flags)}; "
+                      f"no {isa} build of the kernels")
+                continue
+            ext.extra_compile_args = base + omp_c + flags + extra_c
             ext.extra_link_args = omp_l + extra_l
+            kept.append(ext)
+        self.extensions[:] = kept
         super().build_extensions()
 
 
-extensions = [
-    Extension(
-        "cxent._kernels",
-        ["src/cxent/_kernels.pyx"],
-        include_dirs=["src/cxent"],
-    )
-]
+ISA_OF_MODULE = {"cxent._kernels_avx2": "avx2", "cxent._kernels_avx512": "avx512"}
+
+
+def _extension(name):
+    return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], include_dirs=["src/cxent"],
+                     depends=["src/cxent/_kernels_impl.pxi", "src/cxent/_simd.h",
+                              "src/cxent/_cxent_platform.h"])
+
+
+extensions = [_extension("cxent._kernels")]
+if _targets_x86() and os.environ.get("CXENT_NO_ISA_BUILDS", "") in ("", "0"):
+    extensions += [_extension(name) for name in ISA_OF_MODULE]
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "freethreading_compatible": True,
+}
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}),
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES),
     cmdclass={"build_ext": BuildExt},
 )

@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from cxent import _kernels
+from cxent._isa import kernels as _kernels
 
 
 @pytest.fixture

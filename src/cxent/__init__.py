@@ -38,24 +38,30 @@ def show_config(mode="stdout"):
     Returns
     -------
     dict or None
-        With ``mode="dicts"``: ``version``, ``openmp`` (``built_with``, ``version`` as the
-        ``_OPENMP`` date, ``max_threads`` of the calling thread, ``runtime``: the OpenMP library
-        loaded in this process where it can be found) and ``numpy``.
+        With ``mode="dicts"``: ``version``; ``isa``: the instruction-set build of the kernels in
+        use (``baseline``, ``avx2`` or ``avx512``; the environment variable ``CXENT_ISA``
+        overrides the automatic choice) and the builds this CPU could use; ``openmp``:
+        ``built_with``, ``version`` (the ``_OPENMP`` date), ``max_threads`` (the default thread
+        count of the calling thread) and ``runtime`` (the OpenMP library loaded in this process,
+        where it can be found); ``numpy``.
 
     Examples
     --------
     >>> import cxent
     >>> cfg = cxent.show_config("dicts")
     >>> sorted(cfg)
-    ['numpy', 'openmp', 'version']
+    ['isa', 'numpy', 'openmp', 'version']
+    >>> cfg["isa"]["selected"] in cfg["isa"]["available"]
+    True
     """
     import numpy as np
 
-    from . import _kernels
+    from . import _isa
 
-    built, date, nmax = _kernels.openmp_info()
+    built, date, nmax = _isa.kernels.openmp_info()
     cfg = {
         "version": __version__,
+        "isa": {"selected": _isa.name, "available": _isa.available()},
         "openmp": {"built_with": built, "version": date, "max_threads": nmax,
                    "runtime": _openmp_runtime() if built else None},
         "numpy": np.__version__,
@@ -66,6 +72,8 @@ def show_config(mode="stdout"):
         raise ValueError(f"mode must be 'stdout' or 'dicts', got {mode!r}")
     omp = cfg["openmp"]
     print(f"cxent {cfg['version']} (numpy {cfg['numpy']})")
+    print(f"  kernels: {cfg['isa']['selected']} build (this CPU supports: "
+          f"{', '.join(cfg['isa']['available'])})")
     print(f"  OpenMP: {'yes' if built else 'no (serial build)'}"
           + (f", _OPENMP={date}, max threads {nmax}, runtime {omp['runtime']}" if built else ""))
     return None

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from . import _kernels
+from ._isa import kernels as _kernels
 from ._validate import Layout, as_real_array, normalize_axis
 
 __all__ = ["cross_entropy_dist", "entropy", "kl_divergence"]

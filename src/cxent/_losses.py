@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _kernels
+from ._isa import kernels as _kernels
 from ._validate import (
     Layout,
     as_real_array,
@@ -333,23 +333,37 @@ def _scale(red, denom):
 
 
 def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll):
-    """Check the labels and sum the weights of the counted ones, then run the fused kernel."""
-    y = _as_labels(t)
-    y2 = lay.label_rows(y)
+    """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
+
+    A "mean" with a gradient, or with class weights, needs its denominator (the summed weights of
+    the targets not ignored) before the pass: one cheap pass over the labels gives it and checks
+    them.  Otherwise the kernel checks the labels and counts them itself.
+    """
+    y = lay.label_rows(_as_labels(t))
     dt = x.dtype.type
     wd = _weights_or_dummy(w, dt)
-    wsum_targets, _, bad = _kernels.label_stats(y2, wd, w is not None, ignore, lay.K)
+    K = lay.K
+    denom = None
+    if red == "mean" and (want_grad or w is not None):
+        denom, _, bad = _kernels.label_stats(y, wd, w is not None, ignore, K)
+        if bad >= 0:
+            _bad_label(t, lay, bad, K, ignore, ax, nll)
+    wsum = float(np.sum(w, dtype=np.float64)) if w is not None else float(K)
+    scale = 1.0 / denom if red == "mean" and denom else 1.0
+    total, bad, counted = _kernels.class_index_loss(
+        lay.rows(x), y, wd, l2, g3, nll, w is not None, red == "none", want_grad, ignore, eps,
+        wsum, scale, nt)
     if bad >= 0:
-        pos = lay.position(bad)
-        raise ValueError(
-            f"target holds class index {t[pos]} at position {pos}, outside [0, {lay.K}) for "
-            f"{'log_probs' if nll else 'logits'} with {lay.K} classes along axis {ax}"
-            + (f" (and not ignore_index={ignore})" if ignore != -100 else ""))
-    wsum = float(np.sum(w, dtype=np.float64)) if w is not None else float(lay.K)
-    scale = 1.0 / wsum_targets if red == "mean" and wsum_targets else 1.0
-    total, _ = _kernels.class_index_loss(lay.rows(x), y2, wd, l2, g3, nll, w is not None,
-                                         red == "none", want_grad, ignore, eps, wsum, scale, nt)
-    return wsum_targets, total
+        _bad_label(t, lay, bad, K, ignore, ax, nll)
+    return (counted if denom is None else denom), total
+
+
+def _bad_label(t, lay, row, K, ignore, ax, nll):
+    pos = lay.position(row)
+    raise ValueError(
+        f"target holds class index {t[pos]} at position {pos}, outside [0, {K}) for "
+        f"{'log_probs' if nll else 'logits'} with {K} classes along axis {ax}"
+        + (f" (and not ignore_index={ignore})" if ignore != -100 else ""))
 
 
 def _finish(red, loss, grad, total, denom, dt, return_grad):

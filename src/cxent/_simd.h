@@ -109,6 +109,39 @@ CX_INLINE float cx_exp_f(float x) {
     return res;
 }
 
+/* log1p(u) for u >= -1, vectorizable: w = 1 + u = 2^e f with f in [sqrt(1/2), sqrt(2)),
+   log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, by its odd series to s^21 (truncation
+   below 1e-18), plus the rounding error of 1 + u, (u - (w - 1)) / w.  Within 2 ulp; log1p(-1) =
+   -inf, log1p(inf) = inf, nan -> nan, u < -1 -> nan. */
+CX_INLINE double cx_log1p_d(double u) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    double w = 1.0 + u;
+    double c = (u - (w - 1.0)) / w;                       /* correction, relative to w */
+    uint64_t bits = cx_bits_d(w);
+    double e = cx_from_bits_d(0x4330000000000000ULL | (bits >> 52)) - 0x1p52 - 1023.0;
+    double f = cx_from_bits_d((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+    int big = f > 1.4142135623730951;
+    f = big ? f * 0.5 : f;
+    e = big ? e + 1.0 : e;
+    double s = (f - 1.0) / (f + 1.0), z = s * s;
+    double p = 2.0 / 21.0;
+    p = p * z + 2.0 / 19.0;
+    p = p * z + 2.0 / 17.0;
+    p = p * z + 2.0 / 15.0;
+    p = p * z + 2.0 / 13.0;
+    p = p * z + 2.0 / 11.0;
+    p = p * z + 2.0 / 9.0;
+    p = p * z + 2.0 / 7.0;
+    p = p * z + 2.0 / 5.0;
+    p = p * z + 2.0 / 3.0;
+    double lf = s * 2.0 + s * z * p;                     /* log f */
+    double res = e * ln2_hi + (lf + (e * ln2_lo + c));
+    res = w < 2.2250738585072014e-308 ? (w == 0.0 ? -INFINITY : NAN) : res;  /* 0, <0, subnormal */
+    res = w == INFINITY ? INFINITY : res;
+    res = u != u ? u : res;
+    return res;
+}
+
 /* exp(a - b) for floats, with the rounding error of the subtraction (TwoSum) folded back in:
    a float32 difference such as 17.7 - (-20.3) is rounded by up to 2e-6 relative, which exp()
    would carry into the result; this keeps float32 probabilities within a few ulp */
@@ -136,30 +169,58 @@ CX_INLINE float cx_max_f(const float *x, ptrdiff_t n) {
     return m;
 }
 
-/* sum of exp(x[k] - shift) over k in [k0, k1) in float64; with e != NULL each term is stored
-   in e[k] (e may be x itself, never a shifted view of it) */
-CX_INLINE double cx_sumexp_d(const double *x, ptrdiff_t k0, ptrdiff_t k1, double shift,
-                             double *e) {
-    double acc = 0.0;
+/* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
+   terms whose x[k] != m, and *count gets the number of x[k] == m (each of those terms is exactly
+   1).  With m the row maximum the whole sum is count + rest, and log(sum) = log1p(rest +
+   (count - 1)) keeps its relative accuracy when the other terms are tiny.  With e != NULL every
+   term is stored in e[k] (e may be x itself, never a shifted view of it). */
+CX_INLINE double cx_sumexp_rest_d(const double *x, ptrdiff_t n, double m, double *e,
+                                  double *count) {
+    double acc = 0.0, cnt = 0.0;
     if (e) {
-        CX_PRAGMA(omp simd reduction(+:acc))
-        for (ptrdiff_t k = k0; k < k1; k++) { double v = cx_exp_d(x[k] - shift); e[k] = v; acc += v; }
+        CX_PRAGMA(omp simd reduction(+:acc, cnt))
+        for (ptrdiff_t k = 0; k < n; k++) {
+            double v = cx_exp_d(x[k] - m);
+            int eq = x[k] == m;
+            e[k] = v;
+            acc += eq ? 0.0 : v;
+            cnt += eq ? 1.0 : 0.0;
+        }
     } else {
-        CX_PRAGMA(omp simd reduction(+:acc))
-        for (ptrdiff_t k = k0; k < k1; k++) acc += cx_exp_d(x[k] - shift);
+        CX_PRAGMA(omp simd reduction(+:acc, cnt))
+        for (ptrdiff_t k = 0; k < n; k++) {
+            double v = cx_exp_d(x[k] - m);
+            int eq = x[k] == m;
+            acc += eq ? 0.0 : v;
+            cnt += eq ? 1.0 : 0.0;
+        }
     }
+    *count = cnt;
     return acc;
 }
 
-CX_INLINE double cx_sumexp_f(const float *x, ptrdiff_t k0, ptrdiff_t k1, float shift, float *e) {
-    double acc = 0.0;
+CX_INLINE double cx_sumexp_rest_f(const float *x, ptrdiff_t n, float m, float *e,
+                                  double *count) {
+    double acc = 0.0, cnt = 0.0;
     if (e) {
-        CX_PRAGMA(omp simd reduction(+:acc))
-        for (ptrdiff_t k = k0; k < k1; k++) { float v = cx_exp_diff_f(x[k], shift); e[k] = v; acc += (double)v; }
+        CX_PRAGMA(omp simd reduction(+:acc, cnt))
+        for (ptrdiff_t k = 0; k < n; k++) {
+            float v = cx_exp_diff_f(x[k], m);
+            int eq = x[k] == m;
+            e[k] = v;
+            acc += eq ? 0.0 : (double)v;
+            cnt += eq ? 1.0 : 0.0;
+        }
     } else {
-        CX_PRAGMA(omp simd reduction(+:acc))
-        for (ptrdiff_t k = k0; k < k1; k++) acc += (double)cx_exp_diff_f(x[k], shift);
+        CX_PRAGMA(omp simd reduction(+:acc, cnt))
+        for (ptrdiff_t k = 0; k < n; k++) {
+            float v = cx_exp_diff_f(x[k], m);
+            int eq = x[k] == m;
+            acc += eq ? 0.0 : (double)v;
+            cnt += eq ? 1.0 : 0.0;
+        }
     }
+    *count = cnt;
     return acc;
 }
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _kernels
+from ._isa import kernels as _kernels
 from ._validate import (
     Layout,
     as_real_array,

@@ -127,11 +127,22 @@ class Layout:
     ``order="K"``.
     """
 
-    __slots__ = ("shape", "axis", "K", "A", "B", "M", "order", "memorder", "tshape", "inv",
-                 "lorder", "linv")
+    __slots__ = ("shape", "axis", "K", "A", "B", "M", "natural", "order", "memorder", "tshape",
+                 "inv", "lorder", "linv")
 
     def __init__(self, x, axis):
         shape, strides = x.shape, x.strides
+        nd = len(shape)
+        if axis == nd - 1 and x.flags.c_contiguous:
+            # the common case, without sorting: rows are (1, M) in C order
+            self.shape, self.axis, self.K, self.natural = shape, axis, shape[axis], True
+            self.tshape = shape[:-1]
+            M = 1
+            for n in self.tshape:
+                M *= n
+            self.A, self.B, self.M = 1, M, M
+            return
+        self.natural = False
         others = [i for i in range(len(shape)) if i != axis]
         def by_stride(i):
             return (shape[i] != 1, -abs(strides[i]))
@@ -168,10 +179,14 @@ class Layout:
 
     def rows(self, a):
         """(A, B, K) view of an array of the full shape (a copy where its strides do not allow)."""
+        if self.natural:
+            return a.reshape(self.A, self.B, self.K)
         return a.transpose(self.order).reshape(self.A, self.B, self.K)
 
     def label_rows(self, y):
         """(A, B) view of an array of the reduced shape (a copy where its strides do not allow)."""
+        if self.natural:
+            return y.reshape(self.A, self.B)
         return y.transpose(self.lorder).reshape(self.A, self.B)
 
     def out_rows(self, out):
@@ -181,6 +196,9 @@ class Layout:
 
     def new(self, dtype):
         """A new full-shape array in the input's memory order: (array, its (A, B, K) view)."""
+        if self.natural:
+            arr = np.empty(self.shape, dtype)
+            return arr, arr.reshape(self.A, self.B, self.K)
         full = self.memorder
         arr = np.empty([self.shape[i] for i in full], dtype).transpose(_inverse(full))
         v = self.rows(arr)
@@ -193,11 +211,15 @@ class Layout:
     def new_reduced(self, dtype):
         """A new reduced-shape array: (array, its (A, B) view)."""
         buf = np.empty(self.tshape, dtype)
+        if self.natural:
+            return buf, buf.reshape(self.A, self.B)
         return buf.transpose(self.linv), buf.reshape(self.A, self.B)
 
     def position(self, row):
         """Index, in the reduced shape, of kernel row number `row`."""
         idx = np.unravel_index(row, self.tshape)
+        if self.natural:
+            return tuple(int(i) for i in idx)
         pos = [0] * len(idx)
         for j, ax in enumerate(self.lorder):
             pos[ax] = int(idx[j])

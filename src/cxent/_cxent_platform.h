@@ -1,0 +1,56 @@
+/* Platform shims for cxent's kernels: OpenMP when the build has it, CPU features.
+ *
+ * The extension is compiled with OpenMP when the compiler supports it (setup.py probes for it) and
+ * serially otherwise; Cython's prange then degrades to a plain loop.  This header gives the kernels
+ * the few runtime calls they need in both cases, so the .pyx never has to know which build it is.
+ */
+#ifndef CXENT_PLATFORM_H
+#define CXENT_PLATFORM_H
+
+#ifdef _OPENMP
+#include <omp.h>
+#define CX_HAVE_OPENMP 1
+#define CX_OPENMP_VERSION _OPENMP
+static inline int cx_omp_max_threads(void) { return omp_get_max_threads(); }
+#else
+#define CX_HAVE_OPENMP 0
+#define CX_OPENMP_VERSION 0
+static inline int cx_omp_max_threads(void) { return 1; }
+#endif
+
+/* bit 0: AVX2 and FMA usable (CPU and OS); bit 1: AVX-512 F, DQ, VL and BW usable */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+static inline int cx_cpu_features(void) {
+    int f = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        f |= 1;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+            f |= 2;
+    }
+    return f;
+}
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
+static inline int cx_cpu_features(void) {
+    int r[4], f = 0;
+    unsigned long long xcr0;
+    __cpuid(r, 1);
+    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    xcr0 = _xgetbv(0);
+    if ((xcr0 & 6) != 6) return 0;                       /* OS saves XMM and YMM state */
+    __cpuidex(r, 7, 0);
+    if ((r[1] >> 5) & 1) f |= 1;                          /* AVX2 */
+    if ((f & 1) && ((xcr0 & 0xe6) == 0xe6)                /* OS saves opmask and ZMM state */
+        && ((r[1] >> 16) & 1) && ((r[1] >> 17) & 1)      /* AVX512F, AVX512DQ */
+        && ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1))     /* AVX512BW, AVX512VL */
+        f |= 2;
+    return f;
+}
+#else
+static inline int cx_cpu_features(void) { return 0; }
+#endif
+
+#endif
