@@ -10,8 +10,9 @@ for the compiler at hand (probed by compiling and linking a small program):
 
 When no flag works the kernels are built serially and the build says so; ``cxent.show_config()``
 reports what a build has.  ``CXENT_NO_OPENMP=1`` forces a serial build.  On x86-64 the kernels
-are also built for AVX2+FMA and AVX-512 (``CXENT_NO_ISA_BUILDS=1`` skips them).  ``CXENT_EXTRA_CFLAGS`` and
-``CXENT_EXTRA_LDFLAGS`` append flags (e.g. ``-fsanitize=address,undefined`` for a sanitizer build).
+are also built for AVX2+FMA and AVX-512 (``CXENT_NO_ISA_BUILDS=1`` skips them).
+``CXENT_EXTRA_CFLAGS`` and ``CXENT_EXTRA_LDFLAGS`` append flags (e.g.
+``-fsanitize=address,undefined`` for a sanitizer build).
 
 Never add ``-march=...`` (wheels would crash on older CPUs) nor ``-ffast-math`` (it changes inf/nan
 semantics and, linked into a shared object, can set flush-to-zero for the whole process).
