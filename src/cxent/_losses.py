@@ -335,27 +335,36 @@ def _scale(red, denom):
 def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll):
     """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
 
-    A "mean" with a gradient, or with class weights, needs its denominator (the summed weights of
-    the targets not ignored) before the pass: one cheap pass over the labels gives it and checks
-    them.  Otherwise the kernel checks the labels and counts them itself.
+    The gradient of a "mean" is scaled by one over its denominator, the summed weights of the
+    targets not ignored.  With class weights one cheap pass over the labels gives it (and checks
+    them) before the fused pass; without, the fused pass assumes no target is ignored, checks
+    and counts the labels itself, and in the rare case that some were ignored runs again with
+    the right scale (never a NumPy pass over the result).
     """
     y = lay.label_rows(_as_labels(t))
     dt = x.dtype.type
     wd = _weights_or_dummy(w, dt)
-    K = lay.K
+    K, M = lay.K, lay.M
+    has_w = w is not None
     denom = None
-    if red == "mean" and (want_grad or w is not None):
-        denom, _, bad = _kernels.label_stats(y, wd, w is not None, ignore, K)
+    if red == "mean" and has_w:
+        denom, _, bad = _kernels.label_stats(y, wd, True, ignore, K)
         if bad >= 0:
             _bad_label(t, lay, bad, K, ignore, ax, nll)
-    wsum = float(np.sum(w, dtype=np.float64)) if w is not None else float(K)
-    scale = 1.0 / denom if red == "mean" and denom else 1.0
+    wsum = float(np.sum(w, dtype=np.float64)) if has_w else float(K)
+    guess = denom if has_w else M
+    scale = 1.0 / guess if red == "mean" and guess else 1.0
+    rows = lay.rows(x)
     total, bad, counted = _kernels.class_index_loss(
-        lay.rows(x), y, wd, l2, g3, nll, w is not None, red == "none", want_grad, ignore, eps,
-        wsum, scale, nt)
+        rows, y, wd, l2, g3, nll, has_w, red == "none", want_grad, ignore, eps, wsum, scale, nt)
     if bad >= 0:
         _bad_label(t, lay, bad, K, ignore, ax, nll)
-    return (counted if denom is None else denom), total
+    if has_w:
+        return denom if red == "mean" else counted, total
+    if red == "mean" and want_grad and counted != M and counted:
+        total, _, _ = _kernels.class_index_loss(
+            rows, y, wd, l2, g3, nll, False, False, True, ignore, eps, wsum, 1.0 / counted, nt)
+    return counted, total
 
 
 def _bad_label(t, lay, row, K, ignore, ax, nll):

@@ -175,6 +175,8 @@ class Layout:
     @property
     def reduced_shape(self):
         """The shape without the class axis (shape of class indices, per-row results)."""
+        if self.natural:
+            return self.tshape
         return self.shape[:self.axis] + self.shape[self.axis + 1:]
 
     def rows(self, a):
