@@ -1,0 +1,98 @@
+# Typing stub of the compiled kernel modules cxent._kernels, cxent._kernels_avx2 and
+# cxent._kernels_avx512 (one source, src/cxent/_kernels_impl.pxi; cxent._isa picks one).
+# Arrays are Cython typed memoryviews; their real types are in the comments ("floating" is
+# float32 or float64, the same for every floating array of one call).
+import numpy as np
+
+def openmp_info() -> tuple[bool, int, int]: ...
+def cpu_features() -> int: ...
+def _set_grain(elements: int) -> int: ...
+def softmax_rows(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    log_space: bool,
+    n_threads: int,
+) -> None: ...
+def softmax_backward_rows(
+    y: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    go: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    log_space: bool,
+    n_threads: int,
+) -> None: ...
+def logsumexp_rows(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    b: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :]  (A, B)
+    sign: np.ndarray,  # floating[:, :]  (A, B)
+    has_b: bool,
+    want_sign: bool,
+    n_threads: int,
+) -> None: ...
+def label_stats(
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    w: np.ndarray,  # const floating[:]  (K,)
+    has_w: bool,
+    ignore_index: int,
+    K: int,
+) -> tuple[float, int, int]: ...
+def class_index_loss(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    w: np.ndarray,  # const floating[:]  (K,)
+    loss: np.ndarray,  # floating[:, :]  (A, B)
+    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    nll: bool,
+    has_w: bool,
+    want_loss: bool,
+    want_grad: bool,
+    ignore_index: int,
+    eps: float,
+    wsum: float,
+    scale: float,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
+def probability_loss(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    t: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    w: np.ndarray,  # const floating[:]  (K,)
+    loss: np.ndarray,  # floating[:, :]  (A, B)
+    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    has_w: bool,
+    want_loss: bool,
+    want_grad: bool,
+    eps: float,
+    scale: float,
+    n_threads: int,
+) -> float: ...
+def bce_loss(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    t: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    w: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    pw: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    loss: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    has_w: bool,
+    has_pw: bool,
+    want_loss: bool,
+    want_grad: bool,
+    scale: float,
+    n_threads: int,
+) -> float: ...
+def information_rows(
+    p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    q: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :]  (A, B)
+    mode: int,
+    has_q: bool,
+    factor: float,
+    n_threads: int,
+) -> None: ...
+def exp_array(
+    x: np.ndarray,  # const floating[::1]
+    out: np.ndarray,  # floating[::1]
+) -> None: ...
+def log1p_array(
+    x: np.ndarray,  # const double[::1]
+    out: np.ndarray,  # double[::1]
+) -> None: ...
