@@ -7,6 +7,7 @@ array([0.09, 0.24, 0.67])
 
 from ._information import cross_entropy_dist, entropy, kl_divergence
 from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from ._metrics import log_loss
 from ._softmax import log_softmax, log_softmax_backward, logsumexp, softmax, softmax_backward
 from ._version import __version__
 
@@ -19,6 +20,7 @@ __all__ = [
     "kl_divergence",
     "log_softmax",
     "log_softmax_backward",
+    "log_loss",
     "logsumexp",
     "nll_loss",
     "show_config",

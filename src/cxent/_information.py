@@ -130,5 +130,5 @@ def _information(p, q, axis, base, mode):
     if lay.M:
         rows = lay.rows(a)
         _kernels.information_rows(rows, rows if b is None else lay.rows(b), o2, mode,
-                                  b is not None, factor, 0)
+                                  b is not None, factor, 1.0, 0.0, 0)
     return res if res.ndim else res[()]

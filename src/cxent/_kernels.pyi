@@ -86,8 +86,18 @@ def information_rows(
     mode: int,
     has_q: bool,
     factor: float,
+    lo: float,
+    hi: float,
     n_threads: int,
 ) -> None: ...
+def class_probability_loss(
+    p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    loss: np.ndarray,  # floating[:, :]  (A, B)
+    lo: float,
+    hi: float,
+    n_threads: int,
+) -> tuple[float, int]: ...
 def exp_array(
     x: np.ndarray,  # const floating[::1]
     out: np.ndarray,  # floating[::1]

@@ -438,12 +438,22 @@ cdef inline double _lse_b_row(const floating* x, Py_ssize_t sx, const floating* 
     return m + log(fabs(acc))
 
 
+cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
+    # into [lo, hi] when lo <= hi (nan stays nan); unchanged otherwise
+    if lo <= hi:
+        v = lo if v < lo else v
+        v = hi if v > hi else v
+    return v
+
+
 cdef inline double _info_row(const floating* p, Py_ssize_t sp, const floating* q,
-                             Py_ssize_t sq, Py_ssize_t K, int mode) noexcept nogil:
+                             Py_ssize_t sq, Py_ssize_t K, int mode, double lo,
+                             double hi) noexcept nogil:
     # mode 0, entropy:        sum_k entr(p_k),        entr(p) = -p log p, 0 at 0, -inf below
     # mode 1, KL divergence:  sum_k rel_entr(p_k, q_k) = p log(p / q); 0 where p = 0 <= q;
     #                         inf where p > 0 = q or either is negative
-    # mode 2, cross-entropy:  sum_k -p_k log q_k, 0 where p = 0
+    # mode 2, cross-entropy:  sum_k -p_k log q_k, 0 where p = 0; q clipped into [lo, hi]
+    #                         first when lo <= hi
     # (scipy.special's entr and rel_entr; nan propagates)
     cdef double acc = 0.0, pk, qk
     cdef Py_ssize_t k
@@ -468,6 +478,7 @@ cdef inline double _info_row(const floating* p, Py_ssize_t sp, const floating* q
                 else:
                     acc = INFINITY
             else:
+                qk = _clip(qk, lo, hi)
                 if pk != 0 or qk != qk:
                     acc -= pk * log(qk)
     return acc
@@ -499,6 +510,7 @@ ctypedef struct Job:
     char* g2               # BCE's per-element losses (full shape)
     Str3 sg2
     double scale, eps, wsum, factor
+    double lo, hi          # clip probabilities into [lo, hi] before their log (log_loss)
     int64_t ignore
 
 
@@ -516,6 +528,7 @@ cdef enum:
     OP_ENTROPY
     OP_KL
     OP_XENT_DIST
+    OP_PROB_NLL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -723,7 +736,7 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
                                       grow, j.sg.k, grow, j.sg.k, j.scale)
             elif j.op == OP_ENTROPY or j.op == OP_KL or j.op == OP_XENT_DIST:
                 v = j.factor * _info_row(x + ox, j.sx.k, t + ot if t != NULL else NULL, j.st.k,
-                                         K, j.op - OP_ENTROPY)
+                                         K, j.op - OP_ENTROPY, j.lo, j.hi)
             else:  # OP_XENT_LABELS, OP_NLL
                 lab = j.y[a * j.sy.a + b * j.sy.b]
                 if lab < 0 or lab >= K:
@@ -738,6 +751,9 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
                     if grow != NULL:
                         for k in range(K):
                             grow[k * j.sg.k] = 0
+                elif j.op == OP_PROB_NLL:  # -log of the clipped probability of the class
+                    ncount += 1
+                    v = -log(_clip(x[ox + lab * j.sx.k], j.lo, j.hi))
                 elif j.op == OP_NLL:
                     ncount += 1
                     v = _nll_row(x + ox, j.sx.k, K, lab, w, j.sw.k, grow, j.sg.k, j.scale)
@@ -997,8 +1013,10 @@ def bce_loss(const floating[:, :, :] x,   # IN  (A, B, K) logits
 def information_rows(const floating[:, :, :] p,  # IN  (A, B, K)
                      const floating[:, :, :] q,  # IN  (A, B, K), if has_q
                      floating[:, :] out,         # OUT (A, B)
-                     int mode, bint has_q, double factor, int n_threads):
-    """Entropy (mode 0), KL divergence (1) or cross-entropy (2) of each row, times factor."""
+                     int mode, bint has_q, double factor, double lo, double hi,
+                     int n_threads):
+    """Entropy (mode 0), KL divergence (1) or cross-entropy (2) of each row, times factor;
+    for mode 2, q is clipped into [lo, hi] first when lo <= hi."""
     cdef Job j = _job(OP_ENTROPY + mode, p.shape[1], p.shape[2])
     cdef int64_t bad, counted
     cdef Py_ssize_t M = p.shape[0] * p.shape[1]
@@ -1011,6 +1029,8 @@ def information_rows(const floating[:, :, :] p,  # IN  (A, B, K)
     j.out = <char*> &out[0, 0]
     j.so = _str2(out.strides, sizeof(floating))
     j.factor = factor
+    j.lo = lo
+    j.hi = hi
     _run(&p[0, 0, 0], &j, M, n_threads, &bad, &counted)
 
 
@@ -1030,3 +1050,27 @@ def log1p_array(const double[::1] x,  # IN
     with nogil:
         for k in range(n):
             out[k] = cx_log1p_d(x[k])
+
+
+def class_probability_loss(const floating[:, :, :] p,  # IN  (A, B, K) probabilities
+                           const int64_t[:, :] y,      # IN  (A, B) class indices
+                           floating[:, :] loss,        # OUT (A, B) -log(clip(p[y]))
+                           double lo, double hi, int n_threads):
+    """Per-row ``-log(clip(p[y], lo, hi))`` (log_loss with class indices); returns
+    ``(sum in float64, first row whose class index is outside [0, K) or -1)``."""
+    cdef Job j = _job(OP_PROB_NLL, p.shape[1], p.shape[2])
+    cdef int64_t bad, counted
+    cdef Py_ssize_t M = p.shape[0] * p.shape[1]
+    cdef double total
+    if M == 0:
+        return 0.0, -1
+    j.sx = _str3(p.strides, sizeof(floating))
+    j.y = &y[0, 0]
+    j.sy = _str2(y.strides, sizeof(int64_t))
+    j.out = <char*> &loss[0, 0]
+    j.so = _str2(loss.strides, sizeof(floating))
+    j.ignore = -9223372036854775807  # no class index is ignored
+    j.lo = lo
+    j.hi = hi
+    total = _run(&p[0, 0, 0], &j, M, n_threads, &bad, &counted)
+    return total, bad
