@@ -10,11 +10,14 @@ import pytest
 
 import cxent
 
-MODULES = ["cxent", "cxent._softmax", "cxent._losses"]
+MODULES = ["cxent", "cxent._softmax", "cxent._losses", "cxent._information", "cxent._metrics",
+           "cxent.sklearn"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name == "cxent.sklearn":
+        pytest.importorskip("sklearn")
     mod = importlib.import_module(name)
     res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert res.failed == 0

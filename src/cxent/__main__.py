@@ -1,7 +1,8 @@
-"""Command line: ``python -m cxent [tour | bench ...]``.
+"""Command line: ``python -m cxent [tour | demo | bench ...]``.
 
-``python -m cxent`` (or ``python -m cxent tour``) prints the worked example and a quick speed
-comparison; ``python -m cxent bench`` compares every operation against the installed peers.
+``python -m cxent`` runs the tour (the worked example and a quick speed comparison) and then the
+demo when scikit-learn is installed; ``python -m cxent tour`` and ``python -m cxent demo`` run one
+of them; ``python -m cxent bench`` compares every operation against the installed peers.
 """
 
 import argparse
@@ -21,7 +22,10 @@ def _threads(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cxent", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("tour", help="the worked example and a quick speed comparison (default)")
+    sub.add_parser("tour", help="the worked example and a quick speed comparison")
+    d = sub.add_parser("demo", help="softmax regression on 8x8 digit images (needs scikit-learn)")
+    d.add_argument("--figure", default="cxent-digits.png", metavar="FILE.png",
+                   help="where to save the figure (needs matplotlib; '' for none)")
     b = sub.add_parser("bench", help="median times and ratios against PyTorch, scikit-learn, "
                                      "SciPy and NumPy")
     b.add_argument("--quick", action="store_true", help="fewer cases, shorter timing")
@@ -37,7 +41,19 @@ def main(argv=None):
 
     if args.command in (None, "tour"):
         _bench.tour()
-    else:
+    if args.command is None:
+        from importlib.util import find_spec
+
+        if find_spec("sklearn") is not None:
+            from ._demo import demo
+
+            print("\n" + "=" * 78 + "\nDemo: image classification\n")
+            demo()
+    elif args.command == "demo":
+        from ._demo import demo
+
+        demo(figure=args.figure)
+    elif args.command == "bench":
         ops = args.ops.split(",") if args.ops else None
         unknown = set(ops or ()) - set(_bench.OPS)
         if unknown:

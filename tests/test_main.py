@@ -1,0 +1,58 @@
+"""The command line: the tour, the demo and a quick benchmark run and print what they promise."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args, cwd=None):
+    res = subprocess.run([sys.executable, "-m", "cxent", *args], capture_output=True, text=True,
+                         timeout=600, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_tour_shows_the_worked_example(tmp_path):
+    out = _run("tour", cwd=tmp_path)
+    assert "logits z = W @ x          = [1.4 3.2 5. ]" in out
+    assert "(rounded: [0.02 0.14 0.84])" in out
+    assert "label 2 = 0.17615" in out
+    assert "softmax([1, 2, 3])        = [0.09 0.24 0.67]" in out
+    assert "numpy" in out
+
+
+def test_demo_classifies_digits(tmp_path):
+    pytest.importorskip("sklearn")
+    fig = tmp_path / "digits.png"
+    out = _run("demo", "--figure", str(fig), cwd=tmp_path)
+    line = next(s for s in out.splitlines() if s.startswith("cxent SoftmaxRegression"))
+    test_acc = float(line.split()[3])
+    assert test_acc > 0.94
+    ref = next(s for s in out.splitlines() if s.startswith("sklearn LogisticRegression"))
+    assert test_acc >= float(ref.split()[3]) - 0.01
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "no figure" in out
+    else:
+        assert fig.stat().st_size > 10_000
+
+
+def test_quick_bench_json(tmp_path):
+    out = _run("bench", "--quick", "--ops", "softmax", "--json", str(tmp_path / "b.json"),
+               cwd=tmp_path)
+    assert "cxent" in out
+    assert "GB/s" in out
+    import json
+
+    rep = json.loads((tmp_path / "b.json").read_text())
+    assert {r["op"] for r in rep["rows"]} == {"softmax"}
+    assert all(r["seconds"]["cxent"] > 0 for r in rep["rows"])
+
+
+def test_bad_command_line():
+    res = subprocess.run([sys.executable, "-m", "cxent", "bench", "--ops", "nope"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "unknown operation" in res.stderr
