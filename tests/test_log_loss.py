@@ -50,6 +50,7 @@ def test_binary_1d_and_int_labels(dtype):
     p[:3] = [0.0, 1.0, 0.5]
     ours, theirs, w1, w2 = _both(y, p)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert w1 == w2
     ours, theirs, _, _ = _both(y.astype(bool), p[:, None])
     np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype == np.float32 else 1e-12)
     ours, theirs, _, _ = _both([2, 5, 5], [[0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])

@@ -85,10 +85,7 @@ def log_loss(y_true, y_proba, *, normalize=True, sample_weight=None, labels=None
         raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}")
 
     indicator = yt.ndim == 2
-    if indicator:
-        classes = np.arange(yt.shape[1])
-    else:
-        classes = _classes(yt, labels)
+    classes = np.arange(yt.shape[1]) if indicator else _classes(yt, labels)
     if p.ndim == 1:
         p = p[:, None]
     if p.shape[1] == 1:
@@ -99,12 +96,12 @@ def log_loss(y_true, y_proba, *, normalize=True, sample_weight=None, labels=None
         warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.",
                       UserWarning, stacklevel=2)
     K = max(len(classes), 2)
-    if K != p.shape[1]:
+    if p.shape[1] != K:
         if labels is None:
             raise ValueError(
-                "y_true and y_prob contain different number of classes: {} vs {}. Please "
-                "provide the true labels explicitly through the labels argument. Classes "
-                "found in y_true: {}".format(K, p.shape[1], classes))
+                f"y_true and y_prob contain different number of classes: {K} vs {p.shape[1]}. "
+                "Please provide the true labels explicitly through the labels argument. Classes "
+                f"found in y_true: {classes}")
         raise ValueError("The number of classes in labels is different from that in y_prob. "
                          f"Classes found in labels: {classes}")
 
