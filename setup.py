@@ -138,7 +138,9 @@ class BuildExt(build_ext):
                       f"no {isa} build of the kernels")
                 continue
             ext.extra_compile_args = base + omp_c + flags + extra_c
-            ext.extra_link_args = omp_l + extra_l
+            # dladdr() (show_config's OpenMP runtime path) is in libdl before glibc 2.34
+            dl = ["-ldl"] if omp_l and sys.platform.startswith("linux") else []
+            ext.extra_link_args = omp_l + dl + extra_l
             kept.append(ext)
         self.extensions[:] = kept
         super().build_extensions()

@@ -44,8 +44,8 @@ def show_config(mode="stdout"):
         use (``baseline``, ``avx2`` or ``avx512``; the environment variable ``CXENT_ISA``
         overrides the automatic choice) and the builds this CPU could use; ``openmp``:
         ``built_with``, ``version`` (the ``_OPENMP`` date), ``max_threads`` (the default thread
-        count of the calling thread) and ``runtime`` (the OpenMP library loaded in this process,
-        where it can be found); ``numpy``.
+        count of the calling thread) and ``runtime`` (the path of the OpenMP library the kernels
+        are bound to, e.g. the copy bundled in the wheel); ``numpy``.
 
     Examples
     --------
@@ -60,12 +60,12 @@ def show_config(mode="stdout"):
 
     from . import _isa
 
-    built, date, nmax = _isa.kernels.openmp_info()
+    built, date, nmax, runtime = _isa.kernels.openmp_info()
     cfg = {
         "version": __version__,
         "isa": {"selected": _isa.name, "available": _isa.available()},
         "openmp": {"built_with": built, "version": date, "max_threads": nmax,
-                   "runtime": _openmp_runtime() if built else None},
+                   "runtime": runtime},
         "numpy": np.__version__,
     }
     if mode == "dicts":
@@ -78,18 +78,4 @@ def show_config(mode="stdout"):
           f"{', '.join(cfg['isa']['available'])})")
     print(f"  OpenMP: {'yes' if built else 'no (serial build)'}"
           + (f", _OPENMP={date}, max threads {nmax}, runtime {omp['runtime']}" if built else ""))
-    return None
-
-
-def _openmp_runtime():
-    """Path of the OpenMP runtime mapped into this process (Linux), else None."""
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.rsplit(None, 1)[-1]
-                name = path.rsplit("/", 1)[-1]
-                if name.startswith(("libgomp", "libomp", "libiomp", "vcomp")):
-                    return path
-    except OSError:
-        pass
     return None

@@ -18,6 +18,31 @@ static inline int cx_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int cx_omp_max_threads(void) { return 1; }
 #endif
 
+/* Path of the shared library that provides this module's OpenMP runtime (the one the dynamic
+   linker bound omp_get_max_threads to: the bundled copy in a repaired wheel), or "" */
+#if defined(_OPENMP) && (defined(__linux__) || defined(__APPLE__))
+#include <dlfcn.h>
+static inline const char *cx_omp_runtime_path(void) {
+    Dl_info info;
+    if (dladdr((void *)&omp_get_max_threads, &info) && info.dli_fname) return info.dli_fname;
+    return "";
+}
+#elif defined(_OPENMP) && defined(_WIN32)
+#include <windows.h>
+static inline const char *cx_omp_runtime_path(void) {
+    static char path[1024];
+    HMODULE mod = NULL;
+    if (GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
+                           | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                           (LPCSTR)&omp_get_max_threads, &mod)
+        && GetModuleFileNameA(mod, path, sizeof path))
+        return path;
+    return "";
+}
+#else
+static inline const char *cx_omp_runtime_path(void) { return ""; }
+#endif
+
 /* bit 0: AVX2 and FMA usable (CPU and OS); bit 1: AVX-512 F, DQ, VL and BW usable */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 static inline int cx_cpu_features(void) {

@@ -48,6 +48,7 @@ cdef extern from "_simd.h" nogil:
 
 cdef extern from "_cxent_platform.h" nogil:
     int cx_omp_max_threads()
+    const char* cx_omp_runtime_path()
     int cx_cpu_features()
     int CX_HAVE_OPENMP
     int CX_OPENMP_VERSION
@@ -70,8 +71,11 @@ ctypedef struct Str2:
 
 
 def openmp_info():
-    """Return ``(built with OpenMP, _OPENMP date or 0, omp_get_max_threads())``."""
-    return bool(CX_HAVE_OPENMP), int(CX_OPENMP_VERSION), int(cx_omp_max_threads())
+    """Return ``(built with OpenMP, _OPENMP date or 0, omp_get_max_threads(), path of the OpenMP
+    runtime library this module uses or None)``."""
+    cdef bytes path = cx_omp_runtime_path()
+    return (bool(CX_HAVE_OPENMP), int(CX_OPENMP_VERSION), int(cx_omp_max_threads()),
+            path.decode("utf-8", "replace") or None)
 
 
 def cpu_features():
