@@ -43,6 +43,23 @@ static inline const char *cx_omp_runtime_path(void) {
 static inline const char *cx_omp_runtime_path(void) { return ""; }
 #endif
 
+/* Fork safety.  GNU libgomp keeps its thread pool across fork() but not the threads: a child
+   that enters a parallel region after its parent ran one hangs.  A handler registered with
+   pthread_atfork marks the child, and the kernels then run serially there (and in its
+   children); the parent is unaffected. */
+#if defined(_OPENMP) && !defined(_WIN32)
+#include <pthread.h>
+static volatile int cx_forked = 0;
+static void cx_on_fork_child(void) { cx_forked = 1; }
+static inline int cx_install_fork_handler(void) {
+    return pthread_atfork(NULL, NULL, cx_on_fork_child);
+}
+static inline int cx_in_forked_child(void) { return cx_forked; }
+#else
+static inline int cx_install_fork_handler(void) { return 0; }
+static inline int cx_in_forked_child(void) { return 0; }
+#endif
+
 /* bit 0: AVX2 and FMA usable (CPU and OS); bit 1: AVX-512 F, DQ, VL and BW usable */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 static inline int cx_cpu_features(void) {

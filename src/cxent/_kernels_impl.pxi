@@ -29,6 +29,7 @@ gives +inf), an all -inf row gives logsumexp -inf and nan elsewhere, nan stays i
 Array arguments are marked ``# IN`` (read, never written: ``const`` memoryviews, so read-only
 arrays and memory maps are accepted) or ``# OUT`` (written).
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, fabs, log, log1p, INFINITY, NAN
@@ -50,12 +51,18 @@ cdef extern from "_cxent_platform.h" nogil:
     int cx_omp_max_threads()
     const char* cx_omp_runtime_path()
     int cx_cpu_features()
+    int cx_install_fork_handler()
+    int cx_in_forked_child()
     int CX_HAVE_OPENMP
     int CX_OPENMP_VERSION
 
 
 # Work (in elements) below which a call stays on the calling thread.
 cdef Py_ssize_t _grain = 1 << 16
+# Work (in elements) between two checks for signals (Ctrl-C): a few milliseconds.
+cdef Py_ssize_t _CHUNK = 1 << 22
+
+cx_install_fork_handler()
 # Number of elements a block of rows aims at.
 cdef Py_ssize_t _BLOCK = 1 << 14
 
@@ -101,8 +108,11 @@ cdef inline Py_ssize_t _block_rows(Py_ssize_t K) noexcept nogil:
 
 
 cdef inline int _threads(int requested, Py_ssize_t work, Py_ssize_t nblocks) noexcept nogil:
-    cdef int n = requested if requested > 0 else cx_omp_max_threads()
-    if work < _grain or nblocks < 2 or n < 1:
+    cdef int n
+    if work < _grain or nblocks < 2 or cx_in_forked_child():
+        return 1
+    n = requested if requested > 0 else cx_omp_max_threads()
+    if n < 1:
         return 1
     if n > nblocks:
         n = <int> nblocks
@@ -781,8 +791,13 @@ cdef double _run(const floating* x, Job* j, Py_ssize_t M, int n_threads,
                  int64_t* first_bad, int64_t* counted) except? -1:
     # All M rows of one call, in fixed blocks (serially for small work, else over threads);
     # returns the sum of the block totals, added in block order.  first_bad[0] <- the first row
-    # with an invalid class index or -1; counted[0] <- the class indices not ignored.
+    # with an invalid class index or -1; counted[0] <- the class indices not ignored.  The
+    # blocks run in chunks of about _CHUNK elements; between chunks the GIL is taken briefly to
+    # check for signals, so Ctrl-C interrupts a long call within milliseconds (KeyboardInterrupt,
+    # no thread left running).
     cdef Py_ssize_t K = j.K, rows = _block_rows(K), nblk = (M + rows - 1) // rows, i
+    cdef Py_ssize_t per_chunk = max(1, _CHUNK // (rows * (K if K > 0 else 1)))
+    cdef Py_ssize_t c0, c1
     cdef int nt = _threads(n_threads, M * (K if K > 0 else 1), nblk)
     cdef double* part
     cdef int64_t* bad
@@ -797,20 +812,28 @@ cdef double _run(const floating* x, Job* j, Py_ssize_t M, int n_threads,
         free(part)
         free(bad)
         raise MemoryError()
-    with nogil:
-        if nt == 1:
-            for i in range(nblk):
-                _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i],
-                       &bad[nblk + i])
-        else:
-            for i in prange(nblk, schedule="static", num_threads=nt):
-                _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i],
-                       &bad[nblk + i])
-        for i in range(nblk):
-            total += part[i]
-            counted[0] += bad[nblk + i]
-            if first_bad[0] < 0 and bad[i] >= 0:
-                first_bad[0] = bad[i]
+    c0 = 0
+    while c0 < nblk:
+        c1 = min(nblk, c0 + per_chunk)
+        with nogil:
+            if nt == 1:
+                for i in range(c0, c1):
+                    _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i],
+                           &bad[nblk + i])
+            else:
+                for i in prange(c0, c1, schedule="static", num_threads=nt):
+                    _block(x, j, i * rows, min(M, (i + 1) * rows), &part[i], &bad[i],
+                           &bad[nblk + i])
+        c0 = c1
+        if c0 < nblk and PyErr_CheckSignals() != 0:
+            free(part)
+            free(bad)
+            return -1
+    for i in range(nblk):
+        total += part[i]
+        counted[0] += bad[nblk + i]
+        if first_bad[0] < 0 and bad[i] >= 0:
+            first_bad[0] = bad[i]
     free(part)
     free(bad)
     return total
