@@ -11,13 +11,15 @@ import pytest
 import cxent
 
 MODULES = ["cxent", "cxent._softmax", "cxent._losses", "cxent._information", "cxent._metrics",
-           "cxent.sklearn"]
+           "cxent._scale", "cxent.sklearn", "cxent.dask"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     if name == "cxent.sklearn":
         pytest.importorskip("sklearn")
+    if name == "cxent.dask":
+        pytest.importorskip("dask.array")
     mod = importlib.import_module(name)
     res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert res.failed == 0

@@ -8,21 +8,25 @@ array([0.09, 0.24, 0.67])
 from ._information import cross_entropy_dist, entropy, kl_divergence
 from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
 from ._metrics import log_loss
+from ._scale import ScoreResult, linear_cross_entropy, score
 from ._softmax import log_softmax, log_softmax_backward, logsumexp, softmax, softmax_backward
 from ._version import __version__
 
 __all__ = [
+    "ScoreResult",
     "__version__",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "cross_entropy_dist",
     "entropy",
     "kl_divergence",
+    "linear_cross_entropy",
     "log_loss",
     "log_softmax",
     "log_softmax_backward",
     "logsumexp",
     "nll_loss",
+    "score",
     "show_config",
     "softmax",
     "softmax_backward",

@@ -26,6 +26,13 @@ def main(argv=None):
     d = sub.add_parser("demo", help="softmax regression on 8x8 digit images (needs scikit-learn)")
     d.add_argument("--figure", default="cxent-digits.png", metavar="FILE.png",
                    help="where to save the figure (needs matplotlib; '' for none)")
+    sc = sub.add_parser("score", help="score logits against labels from .npy files (memory-mapped)")
+    sc.add_argument("logits", help="LOGITS.npy, shape (n_samples, n_classes)")
+    sc.add_argument("labels", help="LABELS.npy, integer class indices, shape (n_samples,)")
+    sc.add_argument("--out", metavar="LOSSES.npy", help="write the per-sample losses here")
+    sc.add_argument("--batch-size", type=int, default=None, metavar="N")
+    sc.add_argument("--threads", type=int, default=None, metavar="T")
+    sc.add_argument("--topk", type=int, default=5, metavar="K")
     b = sub.add_parser("bench", help="median times and ratios against PyTorch, scikit-learn, "
                                      "SciPy and NumPy")
     b.add_argument("--quick", action="store_true", help="fewer cases, shorter timing")
@@ -53,6 +60,8 @@ def main(argv=None):
         from ._demo import demo
 
         demo(figure=args.figure)
+    elif args.command == "score":
+        return _score_command(args)
     elif args.command == "bench":
         ops = args.ops.split(",") if args.ops else None
         unknown = set(ops or ()) - set(_bench.OPS)
@@ -61,6 +70,100 @@ def main(argv=None):
         _bench.bench(quick=args.quick, threads=args.threads, ops=ops, json_file=args.json_file,
                      plot_file=args.plot_file)
     return 0
+
+
+def _score_command(args):
+    import os
+
+    import numpy as np
+
+    from ._scale import score
+
+    def fail(msg):
+        print(f"cxent score: error: {msg}", file=sys.stderr)
+        return 2
+
+    for path in (args.logits, args.labels):
+        if not os.path.isfile(path):
+            return fail(f"no such file: {path}")
+    try:
+        x = np.load(args.logits, mmap_mode="r")
+        y = np.load(args.labels, mmap_mode="r")
+    except (ValueError, OSError) as e:
+        return fail(f"cannot read the inputs as .npy files: {e}")
+    if x.ndim != 2:
+        return fail(f"{args.logits} has shape {x.shape}; expected (n_samples, n_classes)")
+    if y.shape != (x.shape[0],):
+        return fail(f"{args.labels} has shape {y.shape} but {args.logits} has {x.shape[0]} rows")
+    out = None
+    if args.out:
+        out = np.lib.format.open_memmap(args.out, mode="w+",
+                                        dtype=x.dtype if x.dtype == np.float32 else np.float64,
+                                        shape=(x.shape[0],))
+    bar = _progress(x.shape[0])
+    try:
+        res = score(x, y, batch_size=args.batch_size, topk=args.topk, out=out,
+                    n_threads=args.threads, progress=bar.update)
+    except (ValueError, TypeError) as e:
+        return fail(str(e))
+    finally:
+        bar.close()
+    if out is not None:
+        out.flush()
+    mb = x.nbytes / 1e6
+    rows = [("samples", f"{res.n_samples:,}"),
+            ("mean cross-entropy", f"{res.mean_loss:.6f}"),
+            ("accuracy", f"{res.accuracy:.4f}"),
+            (f"top-{res.topk} accuracy", f"{res.topk_accuracy:.4f}"),
+            ("time", f"{res.seconds:.3f} s ({res.samples_per_second:,.0f} samples/s, "
+                     f"{mb / max(res.seconds, 1e-9):,.0f} MB/s)")]
+    for name, val in rows:
+        print(f"{name:20s}{val}")
+    if args.out:
+        print(f"losses written to {args.out}")
+    return 0
+
+
+class _Fallback:
+    """A plain progress line on stderr for long runs, when tqdm is not installed."""
+
+    def __init__(self, total):
+        import time
+
+        self.total, self.t0, self.last, self.time = total, time.perf_counter(), 0.0, time
+
+    def update(self, done):
+        now = self.time.perf_counter()
+        if now - self.t0 > 1.0 and now - self.last > 0.5:
+            self.last = now
+            print(f"\rscored {done:,}/{self.total:,} ({100 * done / max(self.total, 1):.0f}%)",
+                  end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.last:
+            print(file=sys.stderr)
+
+
+class _Tqdm:
+    def __init__(self, total):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="rows", file=sys.stderr, mininterval=0.5, delay=1.0)
+        self.done = 0
+
+    def update(self, done):
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self):
+        self.bar.close()
+
+
+def _progress(total):
+    try:
+        return _Tqdm(total)
+    except ImportError:
+        return _Fallback(total)
 
 
 if __name__ == "__main__":

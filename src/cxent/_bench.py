@@ -23,7 +23,9 @@ CASES = [
     (1, 3, np.float64),
 ]
 QUICK_CASES = [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32), (1, 3, np.float64)]
-OPS = ["cross_entropy+grad", "cross_entropy", "softmax", "log_softmax", "logsumexp"]
+OPS = ["cross_entropy+grad", "cross_entropy", "softmax", "log_softmax", "logsumexp",
+       "linear_cross_entropy"]
+ROW_OPS = OPS[:-1]
 
 
 def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0):
@@ -229,6 +231,7 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
     """Median times and ratios of every operation against every installed peer."""
     cases = QUICK_CASES if quick else CASES
     ops = ops or OPS
+    row_ops = [op for op in ops if op in ROW_OPS]
     budget = 0.3 if quick else 1.0
     bw = bandwidth_gbs()
     out(f"cxent {cxent.__version__} bench on {platform.machine()} "
@@ -238,11 +241,11 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
     rows = []
     for nt in threads:
         peers = {name: make(nt) for name, make in PEERS.items()}
-        for n, k, dt in cases:
+        for n, k, dt in cases if row_ops else ():
             x, y = make_case(n, k, dt)
             nbytes = 2 * x.nbytes
             out(f"== {n:,} x {k:,} {np.dtype(dt).name}, n_threads={nt}")
-            for op in ops:
+            for op in row_ops:
                 res = {}
                 for name, opsd in peers.items():
                     if opsd is None or op not in opsd:
@@ -264,8 +267,10 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 out(line)
                 rows.append({"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt,
                              "op": op, "seconds": res, "cxent_gbs": gbs})
+    linear = bench_linear(quick, threads, out) if "linear_cross_entropy" in ops else []
     report = {"bandwidth_gbs": bw, "machine": platform.machine(), "cpus": os.cpu_count(),
-              "numpy": np.__version__, "cxent": cxent.__version__, "rows": rows}
+              "numpy": np.__version__, "cxent": cxent.__version__, "rows": rows,
+              "linear_cross_entropy": linear}
     if json_file:
         with open(json_file, "w") as f:
             json.dump(report, f, indent=1)
@@ -273,6 +278,83 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
     if plot_file:
         _plot(report, plot_file, out)
     return report
+
+
+def bench_linear(quick, threads, out=print):
+    """linear_cross_entropy (chunked, fused) against the naive path: matmul, cross_entropy with
+    gradient, backward matmuls; and PyTorch's naive and fused versions where installed."""
+    import tracemalloc
+
+    n, d, v = (1024, 128, 8192) if quick else (2048, 256, 32768)
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((n, d)).astype(np.float32)
+    w = (rng.standard_normal((v, d)) * 0.05).astype(np.float32)
+    y = rng.integers(0, v, n)
+    full_mb = n * v * 4 / 2**20
+
+    def naive():
+        z = h @ w.T
+        loss, g = cxent.cross_entropy(z, y, return_grad=True)
+        return loss, (g @ w, g.T @ h)
+
+    def fused():
+        return cxent.linear_cross_entropy(h, w, y, return_grad=True)
+
+    def peak(f):
+        tracemalloc.start()
+        f()
+        mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        return mb
+
+    out(f"\n== linear_cross_entropy: hidden {n} x {d}, weight {v} x {d} float32, forward + "
+        f"gradients (full logits would be {full_mb:.0f} MiB)")
+    rows = []
+    budget = 0.5 if quick else 2.0
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    torch_fns = {}
+    if torch is not None:
+        F = torch.nn.functional
+        th, tw, ty = torch.from_numpy(h), torch.from_numpy(w), torch.from_numpy(y)
+
+        def torch_naive():
+            a, b = th.detach().requires_grad_(), tw.detach().requires_grad_()
+            F.cross_entropy(a @ b.T, ty).backward()
+
+        torch_fns["torch naive"] = torch_naive
+        if hasattr(F, "linear_cross_entropy"):
+            def torch_fused():
+                a, b = th.detach().requires_grad_(), tw.detach().requires_grad_()
+                F.linear_cross_entropy(a, b, ty).backward()
+
+            torch_fns["torch linear_cross_entropy"] = torch_fused
+    for nt in threads:
+        t_fused = median_time(lambda nt=nt: cxent.linear_cross_entropy(h, w, y, return_grad=True,
+                                                                       n_threads=nt),
+                              min_repeat=3, budget=budget)
+        t_naive = median_time(naive, min_repeat=3, budget=budget)
+        row = {"threads": nt, "cxent_fused_s": t_fused, "cxent_naive_s": t_naive,
+               "cxent_fused_peak_mib": peak(fused), "cxent_naive_peak_mib": peak(naive)}
+        line = (f"  n_threads={nt}: cxent fused {t_fused * 1e3:.1f} ms, peak "
+                f"{row['cxent_fused_peak_mib']:.0f} MiB | naive (matmul + cxent + matmuls) "
+                f"{t_naive * 1e3:.1f} ms, peak {row['cxent_naive_peak_mib']:.0f} MiB | "
+                f"fused/naive x{t_fused / t_naive:.2f}")
+        if torch is not None:
+            torch.set_num_threads(nt)
+        for name, fn in torch_fns.items():
+            try:
+                row[name] = median_time(fn, min_repeat=3, budget=budget)
+                line += f" | {name} {row[name] * 1e3:.1f} ms"
+            except (RuntimeError, TypeError) as e:  # signatures differ across versions
+                line += f" | {name} failed: {e}"
+        out(line)
+        rows.append(row)
+    out("  (peak: Python-tracked allocations during one call, tracemalloc; PyTorch's allocations "
+        "are not tracked)")
+    return rows
 
 
 def _plot(report, path, out):

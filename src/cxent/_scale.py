@@ -1,0 +1,245 @@
+"""Scale: batch scoring of arrays larger than memory, and a fused linear cross-entropy that never
+materialises the full logits."""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._isa import kernels as _kernels
+from ._losses import _NO_ROWS, _NO_WEIGHTS, _as_labels
+from ._validate import (
+    check_ignore_index,
+    check_label_smoothing,
+    check_n_threads,
+    check_reduction,
+)
+
+__all__ = ["ScoreResult", "linear_cross_entropy", "score"]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Summary of :func:`score`: counts, mean cross-entropy, accuracies, throughput.
+
+    Examples
+    --------
+    >>> import cxent
+    >>> r = cxent.score([[0.0, 2.0], [1.0, 0.0]], [1, 1], topk=1)
+    >>> r.accuracy, r.samples_per_second > 0
+    (0.5, True)
+    """
+
+    n_samples: int
+    mean_loss: float
+    accuracy: float
+    topk: int
+    topk_accuracy: float
+    seconds: float
+
+    @property
+    def samples_per_second(self):
+        return self.n_samples / self.seconds if self.seconds > 0 else math.inf
+
+
+def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, progress=None):
+    """Score class indices against logits batch by batch: cross-entropy, accuracy, top-k.
+
+    Built for arrays larger than memory (``np.load(path, mmap_mode="r")``): rows are read one
+    batch at a time, each batch scored by the compiled kernel (per-sample losses), and the
+    summary accumulated in float64.  Reentrant: services can score from many threads at once.
+
+    Parameters
+    ----------
+    logits : array_like of shape (n_samples, n_classes)
+        float32 or float64 (others are converted batch by batch); memory maps welcome.
+    labels : array_like of int, shape (n_samples,)
+    batch_size : int, optional
+        Rows per batch; default: about 64 MiB of logits.
+    topk : int, default 5
+        Also report top-k accuracy: the label's logit has fewer than k logits strictly larger
+        (ties count in its favour).
+    out : ndarray of shape (n_samples,), optional
+        Receives the per-sample losses (e.g. ``np.lib.format.open_memmap(...)``).
+    n_threads : int, optional
+        Threads for the kernel.
+    progress : callable, optional
+        Called as ``progress(rows_done)`` after each batch.
+
+    Returns
+    -------
+    ScoreResult
+
+    Examples
+    --------
+    >>> import numpy as np, cxent
+    >>> r = cxent.score(np.array([[1.4, 3.2, 5.0], [2.0, 0.0, 0.0]]), [2, 1], topk=2)
+    >>> r.n_samples, round(r.mean_loss, 4), r.accuracy, r.topk_accuracy
+    (2, 1.2078, 0.5, 1.0)
+    """
+    x = logits if isinstance(logits, np.ndarray) else np.asarray(logits)
+    y = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    if x.ndim != 2:
+        raise ValueError(f"logits must have shape (n_samples, n_classes), got {x.shape}")
+    n, K = x.shape
+    if y.shape != (n,):
+        raise ValueError(f"labels have shape {y.shape}; logits of shape {x.shape} need ({n},)")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    if K == 0:
+        raise ValueError("logits have no classes")
+    topk = int(topk)
+    if topk < 1:
+        raise ValueError(f"topk must be a positive integer, got {topk}")
+    nt = check_n_threads(n_threads)
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != (n,)):
+        raise ValueError(f"out must be an ndarray of shape ({n},)")
+    if batch_size is None:
+        batch_size = max(1, (64 << 20) // max(1, K * x.dtype.itemsize))
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    t0 = time.perf_counter()
+    total = 0.0
+    correct = 0
+    in_topk = 0
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        xb = np.asarray(x[start:stop])
+        if xb.dtype not in (np.float32, np.float64):
+            xb = xb.astype(np.float64)
+        yb = _as_labels(np.asarray(y[start:stop]))
+        lb = np.empty(stop - start, xb.dtype)
+        s, bad, _ = _kernels.class_index_loss(
+            xb.reshape(1, stop - start, K), yb.reshape(1, -1), _NO_WEIGHTS[xb.dtype.type],
+            lb.reshape(1, -1), np.empty((0, 0, 0), xb.dtype), False, False, True, False,
+            np.iinfo(np.int64).min, 0.0, float(K), 1.0, nt)
+        if bad >= 0:
+            raise ValueError(f"labels hold class index {int(yb[bad])} at position "
+                             f"{start + bad}, outside [0, {K})")
+        total += s
+        # rank of the label's logit: how many logits are larger
+        rank = np.count_nonzero(xb > xb[np.arange(stop - start), yb][:, None], axis=1)
+        correct += int(np.count_nonzero(rank == 0))
+        in_topk += int(np.count_nonzero(rank < topk))
+        if out is not None:
+            out[start:stop] = lb
+        if progress is not None:
+            progress(stop)
+    secs = time.perf_counter() - t0
+    return ScoreResult(n, total / n if n else math.nan, correct / n if n else math.nan, topk,
+                       in_topk / n if n else math.nan, secs)
+
+
+def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100,
+                         reduction="mean", label_smoothing=0.0, return_grad=False,
+                         chunk_size=None, n_threads=None):
+    r"""``cross_entropy(hidden @ weight.T + bias, target)`` without materialising the logits.
+
+    For language-model-sized vocabularies: the rows are processed in chunks; each chunk's logits
+    come from one matrix product (BLAS), the fused kernel turns them into the loss and, in the
+    same pass, their gradient, and backward matrix products accumulate the gradients with
+    respect to `hidden`, `weight` and `bias`.  Peak extra memory is two chunks of logits
+    (``2 * chunk_size * V * itemsize``) instead of the full ``N * V`` array.
+
+    Parameters
+    ----------
+    hidden : array_like of shape (N, D)
+    weight : array_like of shape (V, D)
+        The output projection (as ``torch.nn.Linear.weight``).
+    target : array_like of int, shape (N,)
+    bias : array_like of shape (V,), optional
+    ignore_index, reduction, label_smoothing, n_threads
+        As in :func:`cross_entropy`.
+    return_grad : bool, default False
+        Also return ``(grad_hidden, grad_weight, grad_bias)`` (``grad_bias`` None without bias).
+    chunk_size : int, optional
+        Rows per chunk; default: about 32 MiB of logits per chunk.
+
+    Returns
+    -------
+    loss : scalar or ndarray
+    grads : tuple
+        Only with ``return_grad``.
+
+    Examples
+    --------
+    >>> import numpy as np, cxent
+    >>> W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
+    >>> print(f"{cxent.linear_cross_entropy([[1.0, 2.0, 3.0]], W, [2]):.5f}")
+    0.17615
+    """
+    h = np.asarray(hidden)
+    w = np.asarray(weight)
+    dt = np.result_type(h.dtype, w.dtype, np.float32)
+    if dt not in (np.float32, np.float64):
+        dt = np.dtype(np.float64)
+    h = np.ascontiguousarray(h, dtype=dt)
+    w = np.ascontiguousarray(w, dtype=dt)
+    if h.ndim != 2 or w.ndim != 2 or h.shape[1] != w.shape[1]:
+        raise ValueError(f"hidden (N, D) and weight (V, D) must share D; got {h.shape} and "
+                         f"{w.shape}")
+    N, _ = h.shape
+    V = w.shape[0]
+    if V == 0:
+        raise ValueError("weight has no rows (no classes)")
+    b = None
+    if bias is not None:
+        b = np.ascontiguousarray(bias, dtype=dt)
+        if b.shape != (V,):
+            raise ValueError(f"bias must have shape ({V},), got {b.shape}")
+    t = np.asarray(target)
+    if t.dtype.kind not in "iu" or t.shape != (N,):
+        raise ValueError(f"target must hold integer class indices of shape ({N},); got "
+                         f"{t.dtype} {t.shape}")
+    y = _as_labels(t)
+    red = check_reduction(reduction)
+    eps = check_label_smoothing(label_smoothing)
+    ignore = check_ignore_index(ignore_index)
+    nt = check_n_threads(n_threads)
+    dtt = dt.type
+    wd = _NO_WEIGHTS[dtt]
+    denom, _, bad = _kernels.label_stats(y.reshape(1, N), wd, False, ignore, V)
+    if bad >= 0:
+        raise ValueError(f"target holds class index {int(y[bad])} at position ({bad},), outside "
+                         f"[0, {V})")
+    scale = 1.0 / denom if red == "mean" and denom else 1.0
+    if chunk_size is None:
+        chunk_size = max(1, (32 << 20) // (V * dt.itemsize))
+    chunk_size = max(1, min(int(chunk_size), max(N, 1)))
+    logits = np.empty((chunk_size, V), dt)
+    grad_buf = np.empty((chunk_size, V), dt) if return_grad else None
+    losses = np.empty(N, dt) if red == "none" else None
+    gh = np.empty_like(h) if return_grad else None
+    gw = np.zeros_like(w) if return_grad else None
+    gb = np.zeros(V, dt) if (return_grad and b is not None) else None
+    total = 0.0
+    for start in range(0, N, chunk_size):
+        stop = min(N, start + chunk_size)
+        n = stop - start
+        z = logits[:n]
+        np.matmul(h[start:stop], w.T, out=z)
+        if b is not None:
+            z += b
+        g3 = grad_buf[:n].reshape(1, n, V) if return_grad else np.empty((0, 0, 0), dt)
+        l2 = losses[start:stop].reshape(1, n) if losses is not None else _NO_ROWS[dtt]
+        s, _, _ = _kernels.class_index_loss(
+            z.reshape(1, n, V), y[start:stop].reshape(1, n), wd, l2, g3, False, False,
+            losses is not None, return_grad, ignore, eps, float(V), scale, nt)
+        total += s
+        if return_grad:
+            g = grad_buf[:n]
+            np.matmul(g, w, out=gh[start:stop])
+            gw += g.T @ h[start:stop]
+            if gb is not None:
+                gb += g.sum(axis=0)
+    if red == "none":
+        loss = losses
+    elif red == "sum":
+        loss = dtt(total)
+    else:
+        loss = dtt(total / denom) if denom else dtt(np.nan)
+    if return_grad:
+        return loss, (gh, gw, gb)
+    return loss

@@ -1,0 +1,106 @@
+"""cxent on Dask arrays: the same functions, chunk by chunk, on a laptop or a cluster.
+
+Needs dask (``pip install "cxent[dask]"``; a ``dask.distributed`` cluster for many machines).
+The arrays are chunked along rows; the class axis is brought into a single chunk when it is not.
+Each chunk is computed by the compiled kernel on whichever worker holds it.  ``cross_entropy``
+with ``reduction="mean"`` is exact: every chunk returns the sum of its losses and its
+denominator (the summed weights of its counted targets, or its number of positions), and one
+final division combines them.
+
+>>> import numpy as np, dask.array as da, cxent.dask as cxd
+>>> x = da.from_array(np.array([[1.4, 3.2, 5.0], [2.0, 0.0, 0.0]]), chunks=(1, 3))
+>>> float(cxd.cross_entropy(x, da.from_array(np.array([2, 1]), chunks=1)).compute())
+1.2078497614438928
+"""
+
+import dask
+import dask.array as da
+import numpy as np
+
+import cxent
+
+from ._validate import check_reduction, normalize_axis
+
+__all__ = ["cross_entropy", "log_softmax", "logsumexp", "softmax"]
+
+
+def _rows(x, axis):
+    """(x with the class axis last and in one chunk, that axis' original index)."""
+    x = da.asarray(x)
+    ax = normalize_axis(axis, x.ndim, "x")
+    x = da.moveaxis(x, ax, -1)
+    return x.rechunk({x.ndim - 1: -1}), ax
+
+
+def _dtype(x):
+    return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def softmax(x, axis=-1, *, n_threads=None):
+    """:func:`cxent.softmax` of a dask array, chunk by chunk (lazy)."""
+    r, ax = _rows(x, axis)
+    out = r.map_blocks(cxent.softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
+    return da.moveaxis(out, -1, ax)
+
+
+def log_softmax(x, axis=-1, *, n_threads=None):
+    """:func:`cxent.log_softmax` of a dask array, chunk by chunk (lazy)."""
+    r, ax = _rows(x, axis)
+    out = r.map_blocks(cxent.log_softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
+    return da.moveaxis(out, -1, ax)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
+    """:func:`cxent.logsumexp` of a dask array along one axis, chunk by chunk (lazy)."""
+    r, ax = _rows(x, axis)
+
+    def block(b):
+        return np.asarray(cxent.logsumexp(b, axis=-1, n_threads=n_threads))
+
+    out = r.map_blocks(block, drop_axis=r.ndim - 1, dtype=_dtype(r))
+    return da.expand_dims(out, ax) if keepdims else out
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, n_threads=None):
+    """:func:`cxent.cross_entropy` of dask arrays (lazy).
+
+    ``reduction="none"`` gives a dask array of per-position losses; ``"sum"`` and ``"mean"`` a
+    0-d dask array (a lazy scalar), the mean exact across chunks (PyTorch's denominators).
+    """
+    red = check_reduction(reduction)
+    r, ax = _rows(logits, axis)
+    t = da.asarray(target)
+    soft = t.dtype.kind == "f"
+    t = da.moveaxis(t, ax, -1).rechunk(r.chunks) if soft else t.rechunk(r.chunks[:-1])
+    kw = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
+          "n_threads": n_threads}
+    dt = _dtype(r)
+    if red == "none":
+        def block(xb, tb):
+            return cxent.cross_entropy(xb, tb, reduction="none", **kw)
+
+        idx = "abcdefghijklmnopqrstuvwxyz"[:r.ndim]
+        return da.blockwise(block, idx[:-1], r, idx, t, idx if soft else idx[:-1],
+                            concatenate=True, dtype=dt)
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
+
+    def partial(xb, tb):
+        s = float(cxent.cross_entropy(xb, tb, reduction="sum", **kw))
+        if soft:
+            return s, float(np.prod(tb.shape[:-1]))
+        keep = tb != ignore_index
+        return s, float(w[tb[keep]].sum() if w is not None else np.count_nonzero(keep))
+
+    xb, tb = r.to_delayed(), t.to_delayed()
+    parts = [dask.delayed(partial)(xb[i + (0,)], tb[i + (0,)] if soft else tb[i])
+             for i in np.ndindex(*r.numblocks[:-1])]
+
+    def combine(ps):
+        total = sum(p[0] for p in ps)
+        if red == "sum":
+            return np.asarray(total, dtype=dt)
+        denom = sum(p[1] for p in ps)
+        return np.asarray(total / denom if denom else np.nan, dtype=dt)
+
+    return da.from_delayed(dask.delayed(combine)(parts), shape=(), dtype=dt)

@@ -1,0 +1,215 @@
+"""Scale: batch scoring (cxent.score and `python -m cxent score`), linear_cross_entropy, Dask."""
+
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import cxent
+from conftest import ref_log_softmax, ref_xent_labels
+
+
+def _ref_score(x, y, k):
+    lp = ref_log_softmax(x.astype(np.float64))
+    loss = -lp[np.arange(len(y)), y]
+    rank = (x > x[np.arange(len(y)), y][:, None]).sum(1)
+    return loss, (rank == 0).mean(), (rank < k).mean()
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000, None])
+def test_score_matches_reference(tmp_path, batch_size, rng):
+    x = rng.standard_normal((503, 11)).astype(np.float32)
+    y = rng.integers(0, 11, 503)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    xm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    ym = np.load(tmp_path / "y.npy", mmap_mode="r")
+    out = np.lib.format.open_memmap(tmp_path / "l.npy", mode="w+", dtype=np.float32,
+                                    shape=(503,))
+    seen = []
+    res = cxent.score(xm, ym, batch_size=batch_size, topk=3, out=out, progress=seen.append)
+    loss, acc, top3 = _ref_score(x, y, 3)
+    np.testing.assert_allclose(res.mean_loss, loss.mean(), rtol=1e-6)
+    np.testing.assert_allclose(out, loss, rtol=2e-6)
+    assert res.n_samples == 503
+    assert res.accuracy == acc
+    assert res.topk_accuracy == top3
+    assert seen[-1] == 503
+    assert res.samples_per_second > 0
+
+
+def test_score_errors(rng):
+    x = rng.standard_normal((5, 3))
+    with pytest.raises(ValueError, match=r"labels have shape \(4,\)"):
+        cxent.score(x, np.zeros(4, int))
+    with pytest.raises(ValueError, match=r"class index 3 at position 2"):
+        cxent.score(x, np.array([0, 1, 3, 0, 0]), batch_size=2)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        cxent.score(x, np.zeros(5))
+
+
+def test_score_from_many_threads(rng):
+    x = rng.standard_normal((4000, 20))
+    y = rng.integers(0, 20, 4000)
+    want = cxent.score(x, y)
+    got = []
+
+    def run():
+        got.append(cxent.score(x, y, batch_size=333))
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(g.accuracy == want.accuracy for g in got)
+    np.testing.assert_allclose([g.mean_loss for g in got], want.mean_loss, rtol=1e-12)
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "cxent", "score", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def test_score_command(tmp_path, rng):
+    x = rng.standard_normal((1000, 10))
+    y = rng.integers(0, 10, 1000)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    res = _cli("x.npy", "y.npy", "--out", "l.npy", "--batch-size", "128", "--topk", "3",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    loss, acc, top3 = _ref_score(x, y, 3)
+    out = dict(line.split(None, 1) if not line.startswith(("mean", "top")) else
+               (line[:20].strip(), line[20:]) for line in res.stdout.splitlines())
+    assert float(out["mean cross-entropy"]) == pytest.approx(loss.mean(), abs=1e-6)
+    assert float(out["accuracy"]) == pytest.approx(acc, abs=1e-4)
+    assert float(out["top-3 accuracy"]) == pytest.approx(top3, abs=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "l.npy"), loss, rtol=1e-12)
+    # errors: exit code 2 and a clear message
+    np.save(tmp_path / "short.npy", y[:10])
+    bad = y.copy()
+    bad[5] = 10
+    np.save(tmp_path / "bad.npy", bad)
+    for args, msg in [(("nope.npy", "y.npy"), "no such file: nope.npy"),
+                      (("x.npy", "short.npy"), "short.npy has shape (10,) but x.npy has 1000"),
+                      (("x.npy", "bad.npy"), "class index 10 at position 5")]:
+        res = _cli(*args, cwd=tmp_path)
+        assert res.returncode == 2
+        assert msg in res.stderr
+
+
+def _naive(h, W, b, y, **kw):
+    z = h @ W.T + (0 if b is None else b)
+    loss, g = cxent.cross_entropy(z, y, return_grad=True, **kw)
+    return loss, (g @ W, g.T @ h, None if b is None else g.sum(0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_cross_entropy_matches_naive(dtype, reduction, with_bias, rng):
+    N, D, V = 300, 16, 97
+    h = rng.standard_normal((N, D)).astype(dtype)
+    W = (rng.standard_normal((V, D)) * 0.3).astype(dtype)
+    b = rng.standard_normal(V).astype(dtype) if with_bias else None
+    y = rng.integers(0, V, N)
+    y[::13] = -100
+    kw = {"reduction": reduction, "label_smoothing": 0.1}
+    loss, (gh, gw, gb) = cxent.linear_cross_entropy(h, W, y, bias=b, return_grad=True,
+                                                    chunk_size=37, **kw)
+    zl = h @ W.T + (0 if b is None else b)
+    wl, wg = cxent.cross_entropy(zl, y, return_grad=True, **kw)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, wl, rtol=tol)
+    np.testing.assert_allclose(gh, wg @ W, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gw, wg.T @ h, rtol=tol * 10, atol=tol)
+    if with_bias:
+        np.testing.assert_allclose(gb, wg.sum(0), rtol=tol * 10, atol=tol)
+    else:
+        assert gb is None
+
+
+def test_linear_cross_entropy_against_torch(rng):
+    torch = pytest.importorskip("torch")
+    N, D, V = 64, 8, 50
+    h = rng.standard_normal((N, D))
+    W = rng.standard_normal((V, D))
+    b = rng.standard_normal(V)
+    y = rng.integers(0, V, N)
+    th, tw, tb = (torch.tensor(a, requires_grad=True) for a in (h, W, b))
+    tl = torch.nn.functional.cross_entropy(torch.nn.functional.linear(th, tw, tb),
+                                           torch.tensor(y))
+    tl.backward()
+    loss, (gh, gw, gb) = cxent.linear_cross_entropy(h, W, y, bias=b, return_grad=True,
+                                                    chunk_size=10)
+    np.testing.assert_allclose(loss, tl.item(), rtol=1e-12)
+    for ours, theirs in ((gh, th), (gw, tw), (gb, tb)):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_linear_cross_entropy_peak_memory_is_a_small_fraction(rng):
+    N, D, V = 2048, 32, 8192
+    h = rng.standard_normal((N, D)).astype(np.float32)
+    W = (rng.standard_normal((V, D)) * 0.1).astype(np.float32)
+    y = rng.integers(0, V, N)
+    full = N * V * 4
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    loss, _ = cxent.linear_cross_entropy(h, W, y, return_grad=True, chunk_size=128)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    # two chunks of logits (2 x 4 MiB) plus the gradients (V x D, N x D): not the 64 MiB logits
+    chunks = 2 * 128 * V * 4
+    grads = (2 * V * D + N * D) * 4
+    assert peak < chunks + grads + (1 << 20), (peak, chunks, grads)
+    assert peak < 0.2 * full
+    np.testing.assert_allclose(loss, ref_xent_labels(h @ W.T, y).mean(), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_on_a_local_cluster(dask_client, rng):
+    import dask.array as da
+
+    import cxent.dask as cxd
+
+    x = rng.standard_normal((2000, 9))
+    y = rng.integers(0, 9, 2000)
+    y[::7] = -100
+    w = rng.random(9) + 0.5
+    X = da.from_array(x, chunks=(300, 9))
+    Y = da.from_array(y, chunks=(500,))
+    for kw in ({}, {"weight": w}, {"label_smoothing": 0.2}, {"reduction": "sum"}):
+        got = cxd.cross_entropy(X, Y, **kw).compute()
+        np.testing.assert_allclose(got, cxent.cross_entropy(x, y, **kw), rtol=1e-12)
+    np.testing.assert_allclose(cxd.cross_entropy(X, Y, reduction="none").compute(),
+                               cxent.cross_entropy(x, y, reduction="none"), rtol=1e-15)
+    np.testing.assert_allclose(cxd.softmax(X).compute(), cxent.softmax(x), rtol=1e-15)
+    np.testing.assert_allclose(cxd.log_softmax(X, axis=0).compute(),
+                               cxent.log_softmax(x, axis=0), rtol=1e-14)
+    np.testing.assert_allclose(cxd.logsumexp(X).compute(), cxent.logsumexp(x), rtol=1e-15)
+    # probability targets and PyTorch's layout (classes along axis 1)
+    t = cxent.softmax(rng.standard_normal((2000, 9)))
+    got = cxd.cross_entropy(X, da.from_array(t, chunks=(400, 9))).compute()
+    np.testing.assert_allclose(got, cxent.cross_entropy(x, t), rtol=1e-12)
+    x3 = rng.standard_normal((40, 5, 6))
+    y3 = rng.integers(0, 5, (40, 6))
+    got = cxd.cross_entropy(da.from_array(x3, chunks=(7, 5, 3)), da.from_array(y3, chunks=7),
+                            axis=1).compute()
+    np.testing.assert_allclose(got, cxent.cross_entropy(x3, y3, axis=1), rtol=1e-12)
+    # the work ran on the workers
+    assert len(dask_client.scheduler_info()["workers"]) == 2
