@@ -2,10 +2,8 @@
 
 import math
 
-import numpy as np
-
 from ._isa import kernels as _kernels
-from ._validate import Layout, as_real_array, normalize_axis
+from ._validate import Layout, as_real_array, broadcast_pair, normalize_axis
 
 __all__ = ["cross_entropy_dist", "entropy", "kl_divergence"]
 
@@ -111,14 +109,8 @@ def _information(p, q, axis, base, mode):
     a = as_real_array(p, "p")
     b = None
     if q is not None:
-        b = as_real_array(q, "q")
-        try:
-            a, b = np.broadcast_arrays(a, b)
-        except ValueError:
-            raise ValueError(f"p of shape {a.shape} and q of shape {b.shape} do not broadcast "
-                             f"together") from None
-        dt = np.result_type(a.dtype, b.dtype)
-        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        a, b = broadcast_pair(a, as_real_array(q, "q"),
+                              "p of shape {a} and q of shape {b} do not broadcast together")
     factor = 1.0
     if base is not None:
         bf = float(base)

@@ -6,6 +6,7 @@ from ._isa import kernels as _kernels
 from ._validate import (
     Layout,
     as_real_array,
+    broadcast_pair,
     check_n_threads,
     finish_out,
     merge_axes,
@@ -166,14 +167,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
     nt = check_n_threads(n_threads)
     bb = None
     if b is not None:
-        bb = as_real_array(b, "b")
-        try:
-            a, bb = np.broadcast_arrays(a, bb)
-        except ValueError:
-            raise ValueError(f"b of shape {bb.shape} does not broadcast against x of shape "
-                             f"{a.shape}") from None
-        dt = np.result_type(a.dtype, bb.dtype)
-        a, bb = a.astype(dt, copy=False), bb.astype(dt, copy=False)
+        bb, a = broadcast_pair(as_real_array(b, "b"), a,
+                               "b of shape {a} does not broadcast against x of shape {b}")
     nd = a.ndim
     if axis is None or isinstance(axis, tuple):
         axes = normalize_axes(axis, nd, "x")

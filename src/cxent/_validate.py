@@ -15,7 +15,7 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
-__all__ = ["Layout", "as_real_array", "check_class_weights", "check_ignore_index",
+__all__ = ["Layout", "as_real_array", "broadcast_pair", "check_class_weights", "check_ignore_index",
            "check_label_smoothing", "check_n_threads", "check_out", "check_reduction",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
@@ -41,6 +41,19 @@ def as_real_array(x, name):
     if not a.flags.aligned:
         a = a.copy()
     return a
+
+
+def broadcast_pair(a, b, message):
+    """Two real arrays broadcast together, in their common float dtype.
+
+    `message` is the ValueError's text, formatted with the shapes ``{a}`` and ``{b}``.
+    """
+    try:
+        a2, b2 = np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(message.format(a=a.shape, b=b.shape)) from None
+    dt = np.result_type(a.dtype, b.dtype)
+    return a2.astype(dt, copy=False), b2.astype(dt, copy=False)
 
 
 def check_n_threads(n_threads):
