@@ -207,6 +207,8 @@ def test_zero_stride_view_of_4_billion_elements_without_copy():
 
 
 @pytest.mark.skipif(SWEEP, reason="large; run once, not per instruction-set build")
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="relies on Linux mapping untouched calloc'd pages to the zero page")
 def test_more_than_2_31_elements():
     # calloc'd zeros: 8.6 GB of address space that reads as the zero page, so little memory
     n = 2**21 + 1                                  # n * 1024 > 2**31
@@ -251,6 +253,8 @@ def test_threads_hammering_give_serial_results(force_parallel):
     assert results == ["ok"] * 8
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="fork() without exec: the case of Linux pre-fork servers")
 def test_fork_after_parallel_work_does_not_hang():
     code = textwrap.dedent("""
         import multiprocessing as mp, numpy as np, cxent
