@@ -102,6 +102,11 @@ def _compiles(compiler, cflags):
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:  # the instruction-set builds compile independently
+            self.parallel = min(3, os.cpu_count() or 1)
+
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         if ctype == "msvc":
