@@ -155,7 +155,7 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
     return_grad : bool, default False
         Also return ``(grad_hidden, grad_weight, grad_bias)`` (``grad_bias`` None without bias).
     chunk_size : int, optional
-        Rows per chunk; default: about 32 MiB of logits per chunk.
+        Rows per chunk; default: about 16 MiB of logits, at least 128 rows.
 
     Returns
     -------
@@ -205,8 +205,8 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
         raise ValueError(f"target holds class index {int(y[bad])} at position ({bad},), outside "
                          f"[0, {V})")
     scale = 1.0 / denom if red == "mean" and denom else 1.0
-    if chunk_size is None:
-        chunk_size = max(1, (32 << 20) // (V * dt.itemsize))
+    if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
+        chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
     chunk_size = max(1, min(int(chunk_size), max(N, 1)))
     logits = np.empty((chunk_size, V), dt)
     grad_buf = np.empty((chunk_size, V), dt) if return_grad else None
@@ -214,6 +214,7 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
     gh = np.empty_like(h) if return_grad else None
     gw = np.zeros_like(w) if return_grad else None
     gb = np.zeros(V, dt) if (return_grad and b is not None) else None
+    tmp = np.empty_like(w) if return_grad else None  # g.T @ h of a chunk, reused
     total = 0.0
     for start in range(0, N, chunk_size):
         stop = min(N, start + chunk_size)
@@ -231,7 +232,8 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
         if return_grad:
             g = grad_buf[:n]
             np.matmul(g, w, out=gh[start:stop])
-            gw += g.T @ h[start:stop]
+            np.matmul(g.T, h[start:stop], out=tmp)
+            gw += tmp
             if gb is not None:
                 gb += g.sum(axis=0)
     if red == "none":
@@ -243,3 +245,4 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
     if return_grad:
         return loss, (gh, gw, gb)
     return loss
+
