@@ -7,7 +7,8 @@
 
 Layering
 --------
-The public functions (``cxent._softmax``, ``cxent._losses``) validate their input and present
+The public functions (``cxent._softmax``, ``_losses``, ``_information``, ``_metrics``,
+``_scale``) validate their input and present
 every array to this module as a strided 3-D view ``(A, B, K)``: ``K`` runs along the class axis and
 the ``M = A * B`` rows are all other positions, merged into at most two strided dimensions without
 copying (``cxent._validate.Layout``).  Each ``def`` below runs one public operation over all rows:
@@ -17,8 +18,16 @@ copying (``cxent._validate.Layout``).  Each ``def`` below runs one public operat
   ``n_threads`` is.
 * Blocks are spread over threads by ``prange(schedule="static")`` with the GIL released.  Small work
   (fewer than ``_grain`` elements) runs on the calling thread and never enters an OpenMP region.
+* Blocks run in chunks of about ``_CHUNK`` elements; between chunks the GIL is taken briefly to
+  check for signals (Ctrl-C).  In a forked child the kernels run serially (libgomp's pool does
+  not survive fork).
 * Per-row work is a ``cdef inline ... noexcept nogil`` function on raw pointers with an element
-  stride; its stride-1 branch is a plain loop the C compiler can vectorise.
+  stride; its stride-1 branch calls the vectorizable exp and reductions of ``_simd.h``.  With at
+  most ``_SMALL_K`` classes, rows are processed a tile at a time, transposed so that one vector
+  lane holds one row.
+* All one operation needs is gathered in a ``Job``; ``_run`` drives the blocks and ``_block``
+  dispatches each row to its operation, so every entry point shares the threading, chunking
+  and error reporting.
 
 Numerics
 --------
