@@ -14,8 +14,8 @@ are also built for AVX2+FMA and AVX-512 (``CXENT_NO_ISA_BUILDS=1`` skips them).
 ``CXENT_EXTRA_CFLAGS`` and ``CXENT_EXTRA_LDFLAGS`` append flags (e.g.
 ``-fsanitize=address,undefined`` for a sanitizer build).
 
-Never add ``-march=...`` (wheels would crash on older CPUs) nor ``-ffast-math`` (it changes inf/nan
-semantics and, linked into a shared object, can set flush-to-zero for the whole process).
+Never add a target-architecture flag (wheels would crash on older CPUs) nor fast-math (it changes
+inf/nan semantics and, linked into a shared object, can set flush-to-zero for the whole process).
 """
 
 import os
@@ -71,7 +71,7 @@ def _probe(compiler, cflags, ldflags):
 # Instruction-set builds of the kernels on x86-64: the same code (_kernels_impl.pxi) compiled for
 # the portable baseline and, as extra modules, for AVX2+FMA and AVX-512; cxent._isa picks the best
 # one the CPU supports at import (CXENT_ISA=baseline|avx2|avx512 overrides).  Feature flags only,
-# never -march: the baseline module runs on every x86-64 CPU.
+# never a whole target architecture: the baseline module runs on every x86-64 CPU.
 ISA_FLAGS = {
     "unix": {
         "avx2": ["-mavx2", "-mfma", "-mf16c", "-mbmi2"],
@@ -116,7 +116,7 @@ class BuildExt(build_ext):
             # OpenMP threads.  -fno-trapping-math lets the compiler turn the selects of the
             # branch-free exp (_simd.h) into vector blends; it changes no value (inf, nan,
             # subnormals and signed zeros stay IEEE), only whether FP exception flags can be
-            # raised speculatively.  Never -ffast-math, never -march.
+            # raised speculatively.  Never fast-math, never a target architecture.
             base = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
                     "-fopenmp-simd"]
         omp_c, omp_l = [], []
