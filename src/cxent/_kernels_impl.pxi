@@ -55,6 +55,25 @@ cdef extern from "_simd.h" nogil:
     float cx_max_f(const float* x, Py_ssize_t n)
     double cx_sumexp_rest_d(const double* x, Py_ssize_t n, double m, double* e, double* count)
     double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count)
+    void cx_scale_d(const double* e, double* g, Py_ssize_t n, double c)
+    void cx_scale_f(const float* e, float* g, Py_ssize_t n, double c)
+    void cx_scale_lanes_d(double* e, const double* c, Py_ssize_t n)
+    void cx_scale_lanes_f(float* e, const double* c, Py_ssize_t n)
+    double cx_exp_core_d(double s, double err, int overflow)
+    float cx_exp_diff_core_f(float a, float b, int overflow)
+    enum: CX_TILE
+    void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* mt,
+                          double* sh, double* rest, double* tot, double* logt)
+    void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* mt,
+                          float* sh, double* rest, double* tot, double* logt)
+    void cx_tile_gather_d(const double* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
+                          double* tile)
+    void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
+                          float* tile)
+    void cx_tile_scatter_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
+                           const Py_ssize_t* off)
+    void cx_tile_scatter_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
+                           const Py_ssize_t* off)
 
 cdef extern from "_cxent_platform.h" nogil:
     int cx_omp_max_threads()
@@ -159,6 +178,22 @@ cdef inline floating _exp_diff(floating a, floating b) noexcept nogil:
         return cx_exp_d(a - b)
 
 
+cdef inline void _scale(const floating* e, floating* g, Py_ssize_t n, double c) noexcept nogil:
+    # g[k] = e[k] * c, contiguous (g may be e); within about half an ulp for float32 too
+    if floating is float:
+        cx_scale_f(e, g, n, c)
+    else:
+        cx_scale_d(e, g, n, c)
+
+
+cdef inline void _scale_lanes(floating* e, const double* c, Py_ssize_t n) noexcept nogil:
+    # e[r] *= c[r] for r in [0, n): one column of a small-K tile
+    if floating is float:
+        cx_scale_lanes_f(e, c, n)
+    else:
+        cx_scale_lanes_d(e, c, n)
+
+
 # ---------------------------------------------------------------------------------------------
 # one row
 
@@ -253,8 +288,7 @@ cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_
         r = _row_sum(x, K, sx, o, so)
         inv = 1.0 / r.total
         if so == 1:
-            for k in range(K):
-                o[k] = <floating> (o[k] * inv)
+            _scale(o, o, K, inv)
         else:
             for k in range(K):
                 o[k * so] = <floating> (o[k * so] * inv)
@@ -300,8 +334,7 @@ cdef inline double _xent_label_finish(const floating* x, Py_ssize_t sx, Py_ssize
         ey = e[y * se]
         inv = scale * c / r.total
         if eps == 0 and sg == 1 and se == 1:
-            for k in range(K):
-                g[k] = <floating> (e[k] * inv)
+            _scale(e, g, K, inv)
         elif eps == 0:
             for k in range(K):
                 g[k * sg] = <floating> (e[k * se] * inv)
@@ -558,12 +591,14 @@ cdef enum:
 # Few classes (K <= _SMALL_K, the tabular case): a row loop would spend its time in horizontal
 # reductions and loop overhead on vectors longer than the row.  Instead, _TILE rows at a time are
 # copied transposed into scratch (classes x rows), so that the maximum, the exponentials, their
-# sums and the logarithms run down the columns with one row per vector lane; each row is then
-# finished from its normaliser with the same code as the row path.
+# sums, the logarithms and the outputs (probabilities, gradients) run down the columns with one
+# row per vector lane; only the per-row scalars (the label's entry, the loss) are formed row by
+# row, and the output tile is copied back transposed.  Probability targets are finished row by
+# row with the row path's code.
 
 cdef enum:
     _SMALL_K = 16
-    _TILE = 128
+    _TILE = CX_TILE
 
 
 cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
@@ -575,126 +610,160 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef Py_ssize_t B = j.B, K = j.K, T = _TILE
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t t0, n, r, k, ox, og
-    cdef floating* xt = <floating*> malloc(2 * K * T * sizeof(floating))
-    cdef floating* mt = <floating*> malloc(2 * T * sizeof(floating))
-    cdef double* dd = <double*> malloc(4 * T * sizeof(double))
-    cdef Py_ssize_t* idx = <Py_ssize_t*> malloc(2 * T * sizeof(Py_ssize_t))
-    if xt == NULL or mt == NULL or dd == NULL or idx == NULL:
+    cdef Py_ssize_t t0, n, r, k, i, sgk
+    cdef floating* xt = <floating*> malloc((2 * K + 2) * T * sizeof(floating))
+    cdef double* dd = <double*> malloc(6 * T * sizeof(double))
+    cdef Py_ssize_t* idx = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
+    if xt == NULL or dd == NULL or idx == NULL:
         free(xt)
-        free(mt)
         free(dd)
         free(idx)
         return False
-    cdef floating* et = xt + K * T
-    cdef floating* sh = mt + T
+    cdef floating* et = xt + K * T          # exponentials, then the output tile
+    cdef floating* mt = et + K * T          # row maxima
+    cdef floating* sh = mt + T              # shifts: the maximum, 0 for a row without one
     cdef double* rest = dd
-    cdef double* cnt = dd + T
-    cdef double* tot = dd + 2 * T
-    cdef double* logt = dd + 3 * T
-    cdef Py_ssize_t* ia = idx
-    cdef Py_ssize_t* ib = idx + T
+    cdef double* tot = dd + 1 * T
+    cdef double* logt = dd + 2 * T
+    cdef double* coef = dd + 3 * T          # per-row factor of the output tile
+    cdef double* val = dd + 4 * T           # per-row results
+    cdef double* dot = dd + 5 * T           # label smoothing's sum_k w_k (x_k - shift)
+    cdef Py_ssize_t* ox = idx               # row offsets in x, targets, g, out
+    cdef Py_ssize_t* ot = idx + T
+    cdef Py_ssize_t* og = idx + 2 * T
+    cdef Py_ssize_t* oo = idx + 3 * T
+    cdef Py_ssize_t* lab = idx + 4 * T      # class index, -1 for an ignored or invalid one
     cdef const floating* t = <const floating*> j.t
     cdef const floating* w = <const floating*> j.w
     cdef floating* out = <floating*> j.out
     cdef floating* g = <floating*> j.g
     cdef floating* grow
-    cdef const floating* row
-    cdef floating v, shift
-    cdef double acc = 0.0, val, inv, u
-    cdef int64_t lab
+    cdef floating v, s
+    cdef double acc = 0.0, u, wy, wk, aa, c, ey, pm1
+    cdef double sm = j.eps / K
+    cdef int64_t y
     cdef RowSum rs
     cdef int64_t ncount = 0
+    # the Job's fields as locals: stores through the scratch pointers could alias *j
+    cdef Str3 sx = j.sx, st = j.st, sg = j.sg
+    cdef Str2 so = j.so, sy = j.sy
+    cdef const int64_t* ys = j.y
+    cdef int64_t ignore = j.ignore
+    cdef bint labels = op == OP_XENT_LABELS
     bad[0] = -1
     t0 = r0
     while t0 < r1:
         n = min(T, r1 - t0)
-        # gather the tile transposed: xt[k * T + r] = x[row r][k]
         for r in range(n):
-            ia[r] = a
-            ib[r] = b
-            row = x + a * j.sx.a + b * j.sx.b
-            for k in range(K):
-                xt[k * T + r] = row[k]
+            ox[r] = a * sx.a + b * sx.b
+            ot[r] = a * st.a + b * st.b
+            og[r] = a * sg.a + b * sg.b
+            oo[r] = a * so.a + b * so.b
+            if labels:
+                y = ys[a * sy.a + b * sy.b]
+                if y < 0 or y >= K or y == ignore:
+                    if y != ignore and bad[0] < 0:
+                        bad[0] = t0 + r
+                    lab[r] = -1
+                else:
+                    lab[r] = <Py_ssize_t> y
+                    ncount += 1
             b += 1
             if b == B:
                 b = 0
                 a += 1
-        # row maxima and shifts, one row per lane
-        for r in range(n):
-            mt[r] = -INFINITY
-        for k in range(K):
+        # gather the tile transposed: xt[k * T + r] = x[row r][k]
+        if floating is float:
+            cx_tile_gather_f(x, ox, n, K, xt)
+        else:
+            cx_tile_gather_d(x, ox, n, K, xt)
+        # maxima, exponentials and their sums, one row per vector lane
+        if floating is float:
+            cx_tile_rowsum_f(xt, n, K, et, mt, sh, rest, tot, logt)
+        else:
+            cx_tile_rowsum_d(xt, n, K, et, mt, sh, rest, tot, logt)
+        if op == OP_SOFTMAX:
             for r in range(n):
-                v = xt[k * T + r]
-                mt[r] = v if v > mt[r] else mt[r]
-        for r in range(n):
-            sh[r] = mt[r] if mt[r] > -INFINITY else 0
-            rest[r] = 0.0
-            cnt[r] = 0.0
-        # exponentials; the terms of the maximum (exactly 1) are counted, not summed
-        for k in range(K):
+                coef[r] = 1.0 / tot[r]
+            for k in range(K):
+                _scale_lanes(et + k * T, coef, n)
+        elif op == OP_LOG_SOFTMAX:
+            for k in range(K):
+                for r in range(n):
+                    et[k * T + r] = <floating> ((<double> xt[k * T + r] - <double> sh[r])
+                                                - logt[r])
+        elif op == OP_LSE:
             for r in range(n):
-                v = _exp_diff(xt[k * T + r], sh[r])
-                et[k * T + r] = v
-                if xt[k * T + r] == sh[r]:
-                    cnt[r] += 1.0
-                else:
-                    rest[r] += v
-        for r in range(n):
-            if mt[r] > -INFINITY:
-                u = rest[r] + (cnt[r] - 1.0)
-                u = NAN if mt[r] == INFINITY else u
-                rest[r] = u
-                tot[r] = 1.0 + u
-            else:  # no maximum: total = rest, log(total) = log1p(rest - 1)
-                tot[r] = rest[r]
-                u = rest[r] - 1.0
-            logt[r] = cx_log1p_d(u)
-        # finish each row
-        for r in range(n):
-            rs.shift = sh[r]
-            rs.rest = rest[r]
-            rs.total = tot[r]
-            rs.log_total = logt[r]
-            ox = ia[r] * j.sx.a + ib[r] * j.sx.b
-            og = ia[r] * j.sg.a + ib[r] * j.sg.b
-            grow = g + og if g != NULL else NULL
-            if op == OP_SOFTMAX:
-                inv = 1.0 / tot[r]
+                val[r] = _lse_row(x + ox[r], 1, K) if mt[r] == INFINITY else sh[r] + logt[r]
+        elif op == OP_XENT_LABELS:  # PyTorch's definition, as _xent_label_finish
+            if j.eps != 0:
+                for r in range(n):
+                    dot[r] = 0.0
                 for k in range(K):
-                    grow[k * j.sg.k] = <floating> (et[k * T + r] * inv)
-                continue
-            if op == OP_LOG_SOFTMAX:
-                shift = sh[r]
+                    wk = w[k * j.sw.k] if w != NULL else 1.0
+                    if wk != 0:
+                        for r in range(n):
+                            dot[r] += wk * (<double> xt[k * T + r] - <double> sh[r])
+            for r in range(n):
+                if lab[r] < 0:
+                    val[r] = 0.0
+                    coef[r] = 0.0
+                    continue
+                i = lab[r] * T + r
+                wy = w[lab[r] * j.sw.k] if w != NULL else 1.0
+                aa = (1.0 - j.eps) * wy
+                c = aa + sm * j.wsum
+                val[r] = aa * (logt[r] - (<double> xt[i] - <double> sh[r]))
+                if j.eps != 0:
+                    val[r] += sm * (j.wsum * logt[r] - dot[r])
+                coef[r] = j.scale * c / tot[r]
+                ey = et[i]
+                pm1 = -rest[r] / tot[r] if ey == 1 else (ey - tot[r]) / tot[r]
+                # the label's gradient, kept in dot[r] (no longer needed)
+                dot[r] = j.scale * (c * pm1 + ((c - aa) - sm * wy))
+            if g != NULL:
                 for k in range(K):
-                    grow[k * j.sg.k] = <floating> ((<double> xt[k * T + r] - <double> shift)
-                                                   - logt[r])
-                continue
-            if op == OP_LSE:
-                val = _lse_row(x + ox, 1, K) if mt[r] == INFINITY else sh[r] + logt[r]
-            elif op == OP_XENT_PROBS:
-                val = _xent_prob_finish(x + ox, 1, t + ia[r] * j.st.a + ib[r] * j.st.b,
-                                        j.st.k, w, j.sw.k, j.eps, K, rs, et + r, T, grow,
-                                        j.sg.k, j.scale)
-            else:
-                lab = j.y[ia[r] * j.sy.a + ib[r] * j.sy.b]
-                if lab < 0 or lab >= K or lab == j.ignore:
-                    if lab != j.ignore and bad[0] < 0:
-                        bad[0] = t0 + r
-                    val = 0.0
-                    if grow != NULL:
+                    if j.eps != 0:
+                        wk = j.scale * sm * (w[k * j.sw.k] if w != NULL else 1.0)
+                        for r in range(n):
+                            et[k * T + r] = <floating> (et[k * T + r] * coef[r] - wk)
+                    else:
+                        _scale_lanes(et + k * T, coef, n)
+                for r in range(n):
+                    if lab[r] >= 0:
+                        et[lab[r] * T + r] = <floating> dot[r]
+                    else:  # exact zeros, whatever the logits (nan included)
                         for k in range(K):
-                            grow[k * j.sg.k] = 0
+                            et[k * T + r] = 0
+        if op == OP_XENT_PROBS:
+            for r in range(n):
+                rs.shift = sh[r]
+                rs.rest = rest[r]
+                rs.total = tot[r]
+                rs.log_total = logt[r]
+                grow = g + og[r] if g != NULL else NULL
+                val[r] = _xent_prob_finish(x + ox[r], 1, t + ot[r], j.st.k, w, j.sw.k, j.eps,
+                                           K, rs, et + r, T, grow, j.sg.k, j.scale)
+        elif g != NULL and (op == OP_SOFTMAX or op == OP_LOG_SOFTMAX or op == OP_XENT_LABELS):
+            # copy the output tile back transposed
+            if j.sg.k == 1:
+                if floating is float:
+                    cx_tile_scatter_f(et, n, K, g, og)
                 else:
-                    ncount += 1
-                    val = _xent_label_finish(x + ox, 1, K, lab, w, j.sw.k, j.wsum, j.eps, rs,
-                                             et + r, T, grow, j.sg.k, j.scale)
-            if out != NULL:
-                out[ia[r] * j.so.a + ib[r] * j.so.b] = <floating> val
-            acc += val
+                    cx_tile_scatter_d(et, n, K, g, og)
+            else:
+                sgk = j.sg.k
+                for r in range(n):
+                    grow = g + og[r]
+                    for k in range(K):
+                        grow[k * sgk] = et[k * T + r]
+        if op != OP_SOFTMAX and op != OP_LOG_SOFTMAX:
+            for r in range(n):
+                if out != NULL:
+                    out[oo[r]] = <floating> val[r]
+                acc += val[r]
         t0 += n
     free(xt)
-    free(mt)
     free(dd)
     free(idx)
     total[0] = acc

@@ -7,10 +7,11 @@
  * AVX2 or AVX-512 (whatever the translation unit is compiled for).
  *
  * Algorithm (Cody-Waite):  x = n ln2 + r with n = round(x / ln2), |r| <= ln2 / 2;
- * exp(r) by its Taylor polynomial (degree 13 for double, 7 for float: truncation error below
- * 1e-17 and 6e-9 relative); exp(x) = p * 2^n1 * 2^n2 with n = n1 + n2, so that results in the
- * subnormal range are formed by one final rounding and 2^n never overflows.  Rounding to an
- * integer uses the 1.5 * 2^52 (2^23) shifter, never a libm call.
+ * exp(r) = 1 + r + r^2 q(r) with q fitted at Chebyshev nodes (degree 11 in all for double,
+ * 6 for float: relative error below 2e-17 and 1.1e-8); exp(x) = p * 2^n by adding n to the
+ * exponent bits of p, with a 2^128 (2^64) pre-scale for results in the subnormal range so that
+ * they are formed by one final rounding.  Rounding to an integer uses the 1.5 * 2^52 (2^23)
+ * shifter, never a libm call.  About 25 vector operations per element.
  *
  * Accuracy (tests/test_simd.py measures it against mpmath and a correctly rounded reference on
  * the whole input range): within 2 ulp for float64 and float32, including the subnormal range;
@@ -42,72 +43,89 @@ CX_INLINE double cx_from_bits_d(uint64_t u) { double d; memcpy(&d, &u, sizeof d)
 CX_INLINE uint32_t cx_bits_f(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
 CX_INLINE float cx_from_bits_f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
 
-/* 2^k for an integer-valued double k in [-1022, 1023], through the shifter's bit pattern */
-CX_INLINE double cx_pow2_d(double k) {
-    const double shifter = 0x1.8p52;
-    uint64_t u = cx_bits_d(k + shifter) - cx_bits_d(shifter);   /* = k, two's complement */
-    return cx_from_bits_d((u + 1023u) << 52);
-}
-
-CX_INLINE float cx_pow2_f(float k) {
-    const float shifter = 0x1.8p23f;
-    uint32_t u = cx_bits_f(k + shifter) - cx_bits_f(shifter);
-    return cx_from_bits_f((u + 127u) << 23);
-}
-
-CX_INLINE double cx_exp_d(double x) {
+/* exp(s + err) with |err| << ulp(s) (err = 0 for a plain exp): the core of the exps below.
+   z = s log2(e) + 1.5 * 2^52 rounds n = round(s / ln2) into the low bits of z, and because the
+   shifter's low 12 bits are zero, bits(z) << 52 is n << 52: the power of two is added to the
+   exponent field of p = exp(r) in [0.7, 1.42] by one integer add.  Results that would be
+   subnormal (n < -1021) are scaled by 2^128 first and multiplied by 2^-128 at the end, so they
+   are formed by one final rounding.  Arguments below -745.13 give 0 (whatever the intermediate
+   values were), above 709.78 +inf when `overflow` is set (callers with s <= 0 leave it unset);
+   nan propagates. */
+CX_INLINE double cx_exp_core_d(double s, double err, int overflow) {
     const double log2e = 0x1.71547652b82fep0;
     const double ln2_hi = 6.93147180369123816490e-01;  /* 0x3fe62e42fee00000: n * ln2_hi exact */
     const double ln2_lo = 1.90821492927058770002e-10;
     const double shifter = 0x1.8p52;
-    double xc = x < -746.0 ? -746.0 : x;                 /* nan passes both clamps */
-    xc = xc > 710.0 ? 710.0 : xc;
-    double kd = (xc * log2e + shifter) - shifter;         /* round(x / ln2) */
-    double r = (xc - kd * ln2_hi) - kd * ln2_lo;
-    double p = 1.0 / 6227020800.0;                        /* 1/13! */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    double z = s * log2e + shifter;
+    double kd = z - shifter;
+    double r = ((s - kd * ln2_hi) - kd * ln2_lo) + err;
+    /* exp(r) = 1 + r + r^2 q(r), q of degree 9 fitted at Chebyshev nodes on |r| <= 0.347:
+       relative error below 2e-17 */
+    double q = 0x1.af390ba7e6f47p-26;
+    q = q * r + 0x1.2891d4ffbb0f9p-22;
+    q = q * r + 0x1.71de0d85293b8p-19;
+    q = q * r + 0x1.a019b8ca26fcfp-16;
+    q = q * r + 0x1.a01a01a7cebcdp-13;
+    q = q * r + 0x1.6c16c1789d1d7p-10;
+    q = q * r + 0x1.11111111109a6p-7;
+    q = q * r + 0x1.5555555553d37p-5;
+    q = q * r + 0x1.5555555555556p-3;
+    q = q * r + 0x1.0000000000001p-1;
+    double p = q * r + 1.0;
     p = p * r + 1.0;
-    p = p * r + 1.0;
-    double k1 = (kd * 0.5 + shifter) - shifter;           /* n = k1 + k2, both in range */
-    double res = p * cx_pow2_d(k1) * cx_pow2_d(kd - k1);
-    res = x > 709.782712893383973096 ? INFINITY : res;
-    res = x < -7.45133219101941108420e+02 ? 0.0 : res;
+    int tiny = kd < -1021.0;
+    uint64_t e = cx_bits_d(z) << 52;
+    e = tiny ? e + (128ull << 52) : e;
+    double res = cx_from_bits_d(cx_bits_d(p) + e);
+    res = tiny ? res * 0x1p-128 : res;
+    if (overflow) res = s > 709.782712893383973096 ? INFINITY : res;
+    res = s < -7.45133219101941108420e+02 ? 0.0 : res;
     return res;
 }
 
-CX_INLINE float cx_exp_f(float x) {
+CX_INLINE float cx_exp_core_f(float s, float err, int overflow) {
     const float log2e = 0x1.715476p0f;
     const float ln2_hi = 0x1.62e4p-1f;                    /* 0.693145751953125: n * ln2_hi exact */
     const float ln2_lo = 0x1.7f7d1cp-20f;                 /* ln2 - ln2_hi */
     const float shifter = 0x1.8p23f;
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;
-    float kd = (xc * log2e + shifter) - shifter;
-    float r = (xc - kd * ln2_hi) - kd * ln2_lo;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
+    float z = s * log2e + shifter;
+    float kd = z - shifter;
+    float r = ((s - kd * ln2_hi) - kd * ln2_lo) + err;
+    /* exp(r) = 1 + r + r^2 q(r), q of degree 4 fitted at Chebyshev nodes on |r| <= 0.347:
+       relative error 1.1e-8 (0.2 ulp) before rounding */
+    float q = 0x1.6d117cp-10f;
+    q = q * r + 0x1.120be2p-7f;
+    q = q * r + 0x1.555518p-5f;
+    q = q * r + 0x1.5554dcp-3f;
+    q = q * r + 0.5f;
+    float p = q * r + 1.0f;
     p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    float k1 = (kd * 0.5f + shifter) - shifter;
-    float res = p * cx_pow2_f(k1) * cx_pow2_f(kd - k1);
-    res = x > 88.72283935546875f ? INFINITY : res;
-    res = x <= -103.97208404541015625f ? 0.0f : res;
+    int tiny = kd < -125.0f;
+    uint32_t e = cx_bits_f(z) << 23;
+    e = tiny ? e + (64u << 23) : e;
+    float res = cx_from_bits_f(cx_bits_f(p) + e);
+    res = tiny ? res * 0x1p-64f : res;
+    if (overflow) res = s > 88.72283172607421875f ? INFINITY : res;  /* ln(FLT_MAX) < next float */
+    res = s <= -103.97208404541015625f ? 0.0f : res;
     return res;
 }
+
+CX_INLINE double cx_exp_d(double x) { return cx_exp_core_d(x, 0.0, 1); }
+CX_INLINE float cx_exp_f(float x) { return cx_exp_core_f(x, 0.0f, 1); }
+
+/* exp(a - b) for floats, with the rounding error of the subtraction (TwoSum) added to the reduced
+   argument: a float32 difference such as 17.7 - (-20.3) is rounded by up to 2e-6 relative, which
+   exp() would carry into the result; this keeps float32 probabilities within 1 ulp.  Inf or nan
+   operands make err nan, which only reaches results that the final selects replace (0 for
+   a - b = -inf, +inf for +inf) or that are nan anyway.  `overflow` as for cx_exp_core_f. */
+CX_INLINE float cx_exp_diff_core_f(float a, float b, int overflow) {
+    float s = a - b;
+    float bb = s - a;
+    float err = (a - (s - bb)) - (b + bb);
+    return cx_exp_core_f(s, err, overflow);
+}
+
+CX_INLINE float cx_exp_diff_f(float a, float b) { return cx_exp_diff_core_f(a, b, 1); }
 
 /* log1p(u) for u >= -1, vectorizable: w = 1 + u = 2^e f with f in [sqrt(1/2), sqrt(2)),
    log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, by its odd series to s^21 (truncation
@@ -142,18 +160,6 @@ CX_INLINE double cx_log1p_d(double u) {
     return res;
 }
 
-/* exp(a - b) for floats, with the rounding error of the subtraction (TwoSum) folded back in:
-   a float32 difference such as 17.7 - (-20.3) is rounded by up to 2e-6 relative, which exp()
-   would carry into the result; this keeps float32 probabilities within a few ulp */
-CX_INLINE float cx_exp_diff_f(float a, float b) {
-    float s = a - b;
-    float bb = s - a;
-    float err = (a - (s - bb)) - (b + bb);
-    float v = cx_exp_f(s);
-    err = err - err == 0.0f ? err : 0.0f;                /* inf or nan operands: no correction */
-    return v + v * err;
-}
-
 /* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0 */
 CX_INLINE double cx_max_d(const double *x, ptrdiff_t n) {
     double m = -INFINITY;
@@ -171,16 +177,16 @@ CX_INLINE float cx_max_f(const float *x, ptrdiff_t n) {
 
 /* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
    terms whose x[k] != m, and *count gets the number of x[k] == m (each of those terms is exactly
-   1).  With m the row maximum the whole sum is count + rest, and log(sum) = log1p(rest +
-   (count - 1)) keeps its relative accuracy when the other terms are tiny.  With e != NULL every
-   term is stored in e[k] (e may be x itself, never a shifted view of it). */
+   1).  With m the row maximum (x[k] <= m or nan) the whole sum is count + rest, and log(sum) =
+   log1p(rest + (count - 1)) keeps its relative accuracy when the other terms are tiny.  With
+   e != NULL every term is stored in e[k] (e may be x itself, never a shifted view of it). */
 CX_INLINE double cx_sumexp_rest_d(const double *x, ptrdiff_t n, double m, double *e,
                                   double *count) {
     double acc = 0.0, cnt = 0.0;
     if (e) {
         CX_PRAGMA(omp simd reduction(+:acc, cnt))
         for (ptrdiff_t k = 0; k < n; k++) {
-            double v = cx_exp_d(x[k] - m);
+            double v = cx_exp_core_d(x[k] - m, 0.0, 0);
             int eq = x[k] == m;
             e[k] = v;
             acc += eq ? 0.0 : v;
@@ -189,7 +195,7 @@ CX_INLINE double cx_sumexp_rest_d(const double *x, ptrdiff_t n, double m, double
     } else {
         CX_PRAGMA(omp simd reduction(+:acc, cnt))
         for (ptrdiff_t k = 0; k < n; k++) {
-            double v = cx_exp_d(x[k] - m);
+            double v = cx_exp_core_d(x[k] - m, 0.0, 0);
             int eq = x[k] == m;
             acc += eq ? 0.0 : v;
             cnt += eq ? 1.0 : 0.0;
@@ -199,29 +205,192 @@ CX_INLINE double cx_sumexp_rest_d(const double *x, ptrdiff_t n, double m, double
     return acc;
 }
 
+/* The float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair)
+   and the pair sums in float64, in 16 fixed lanes, so the converts to float64 cost half as
+   much; the order of the additions is the same for every instruction set.  Counts are int32
+   per lane: exact for rows of up to 2^35 elements. */
+#define CX_SUMEXP_PAIRS_F(STORE)                                                              \
+    for (; k0 + 32 <= n; k0 += 32) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) {                                                        \
+            float a0 = x[k0 + j], a1 = x[k0 + 16 + j];                                        \
+            float v0 = cx_exp_diff_core_f(a0, m, 0), v1 = cx_exp_diff_core_f(a1, m, 0);       \
+            STORE                                                                             \
+            int c0 = a0 == m, c1 = a1 == m;                                                   \
+            lane_cnt[j] += c0 + c1;                                                           \
+            lane_acc[j] += (double)((c0 ? 0.0f : v0) + (c1 ? 0.0f : v1));                     \
+        }                                                                                     \
+    }
+
 CX_INLINE double cx_sumexp_rest_f(const float *x, ptrdiff_t n, float m, float *e,
                                   double *count) {
-    double acc = 0.0, cnt = 0.0;
+    double lane_acc[16] = {0}, acc = 0.0, cnt = 0.0;
+    int32_t lane_cnt[16] = {0};
+    ptrdiff_t k0 = 0;
     if (e) {
-        CX_PRAGMA(omp simd reduction(+:acc, cnt))
-        for (ptrdiff_t k = 0; k < n; k++) {
-            float v = cx_exp_diff_f(x[k], m);
-            int eq = x[k] == m;
-            e[k] = v;
-            acc += eq ? 0.0 : (double)v;
-            cnt += eq ? 1.0 : 0.0;
-        }
+        CX_SUMEXP_PAIRS_F(e[k0 + j] = v0; e[k0 + 16 + j] = v1;)
     } else {
-        CX_PRAGMA(omp simd reduction(+:acc, cnt))
-        for (ptrdiff_t k = 0; k < n; k++) {
-            float v = cx_exp_diff_f(x[k], m);
-            int eq = x[k] == m;
-            acc += eq ? 0.0 : (double)v;
-            cnt += eq ? 1.0 : 0.0;
-        }
+        CX_SUMEXP_PAIRS_F()
+    }
+    for (int j = 0; j < 16; j++) {
+        acc += lane_acc[j];
+        cnt += lane_cnt[j];
+    }
+    for (ptrdiff_t k = k0; k < n; k++) {
+        float v = cx_exp_diff_core_f(x[k], m, 0);
+        int eq = x[k] == m;
+        if (e) e[k] = v;
+        acc += eq ? 0.0 : (double)v;
+        cnt += eq ? 1.0 : 0.0;
     }
     *count = cnt;
     return acc;
 }
+#undef CX_SUMEXP_PAIRS_F
+
+/* g[k] = e[k] * c for k in [0, n) (g may be e).  For float32 the float64 factor is split as
+   c = hi + lo in float32 and the product formed as e*hi + e*lo, which stays within about half an
+   ulp of the correctly rounded float64 product without converting every element to float64. */
+CX_INLINE void cx_scale_d(const double *e, double *g, ptrdiff_t n, double c) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t k = 0; k < n; k++) g[k] = e[k] * c;
+}
+
+CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
+    float hi = (float)c, lo = (float)(c - (double)hi);
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t k = 0; k < n; k++) {
+#ifdef __FMA__
+        g[k] = fmaf(e[k], hi, e[k] * lo);
+#else
+        g[k] = e[k] * hi + e[k] * lo;
+#endif
+    }
+}
+
+/* e[r] *= c[r] for r in [0, n) (one column of a small-K tile); float32 as in cx_scale_f */
+CX_INLINE void cx_scale_lanes_d(double *e, const double *c, ptrdiff_t n) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) e[r] = e[r] * c[r];
+}
+
+CX_INLINE void cx_scale_lanes_f(float *e, const double *c, ptrdiff_t n) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) {
+        float hi = (float)c[r], lo = (float)(c[r] - (double)hi);
+#ifdef __FMA__
+        e[r] = fmaf(e[r], hi, e[r] * lo);
+#else
+        e[r] = e[r] * hi + e[r] * lo;
+#endif
+    }
+}
+
+/* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
+   element), for rows with unit element stride at offsets off[r].  With K a compile-time constant
+   (one case per K up to 16) the copies run near memory speed; a runtime K leaves the compiler
+   a loop it vectorizes badly.  Tiles of 64 rows keep the K lines of a column in L1. */
+#define CX_TILE 64
+#define CX_TILE_COPIES(T, SUF)                                                                \
+    CX_INLINE void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,       \
+                                        ptrdiff_t K, T *tile) {                               \
+        switch (K) {                                                                          \
+            CX_TILE_CASES(CX_GATHER_CASE)                                                     \
+            default:                                                                          \
+                for (ptrdiff_t r = 0; r < n; r++)                                             \
+                    for (ptrdiff_t k = 0; k < K; k++) tile[k * CX_TILE + r] = x[off[r] + k];  \
+        }                                                                                     \
+    }                                                                                         \
+    CX_INLINE void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,     \
+                                         const ptrdiff_t *off) {                              \
+        switch (K) {                                                                          \
+            CX_TILE_CASES(CX_SCATTER_CASE)                                                    \
+            default:                                                                          \
+                for (ptrdiff_t r = 0; r < n; r++)                                             \
+                    for (ptrdiff_t k = 0; k < K; k++) g[off[r] + k] = tile[k * CX_TILE + r];  \
+        }                                                                                     \
+    }
+#define CX_GATHER_CASE(KK)                                                                    \
+    case KK:                                                                                  \
+        for (ptrdiff_t r = 0; r < n; r++)                                                     \
+            for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[off[r] + k];               \
+        return;
+#define CX_SCATTER_CASE(KK)                                                                   \
+    case KK:                                                                                  \
+        for (ptrdiff_t r = 0; r < n; r++)                                                     \
+            for (int k = 0; k < KK; k++) g[off[r] + k] = tile[k * CX_TILE + r];               \
+        return;
+#define CX_TILE_CASES(C) C(1) C(2) C(3) C(4) C(5) C(6) C(7) C(8) C(9) C(10) C(11) C(12)      \
+    C(13) C(14) C(15) C(16)
+CX_TILE_COPIES(double, d)
+CX_TILE_COPIES(float, f)
+#undef CX_TILE_COPIES
+#undef CX_GATHER_CASE
+#undef CX_SCATTER_CASE
+#undef CX_TILE_CASES
+
+/* The normalisers of the n rows of a small-K tile (see cx_tile_gather_*), one row per vector
+   lane: mt[r] the row maximum, sh[r] the shift (the maximum, 0 for a row without one), rest[r]
+   the sum of the exponentials other than the maximum's 1, tot[r] the whole sum and logt[r] its
+   log as log1p(rest); the terms exp(x - shift) are stored in the tile et.  The same
+   definitions as the row path's RowSum (a +inf maximum makes rest nan).  Rows are taken 16 at a
+   time (the tile's padding rows up to a multiple of 16 are zeroed and computed, not used), so
+   the per-row arrays need room for CX_TILE rows. */
+#define CX_TILE_ROWSUM(T, SUF, EXPM)                                                          \
+    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *mt, T *sh, \
+                                        double *rest, double *tot, double *logt) {            \
+        ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
+        for (ptrdiff_t k = 0; k < K; k++)                                                     \
+            for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
+        for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
+            T m[16], s[16];                                                                   \
+            double acc[16], cnt[16];                                                          \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = 0.0; cnt[j] = 0.0; }     \
+            for (ptrdiff_t k = 0; k < K; k++) {                                               \
+                const T *c = xt + k * CX_TILE + r0;                                           \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) m[j] = c[j] > m[j] ? c[j] : m[j];                \
+            }                                                                                 \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) s[j] = m[j] > -INFINITY ? m[j] : (T)0;               \
+            for (ptrdiff_t k = 0; k < K; k++) {                                               \
+                const T *c = xt + k * CX_TILE + r0;                                           \
+                T *e = et + k * CX_TILE + r0;                                                 \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) {                                                \
+                    T v = EXPM(c[j], s[j]);                                                   \
+                    e[j] = v;                                                                 \
+                    acc[j] += c[j] == s[j] ? 0.0 : (double)v;                                 \
+                    cnt[j] += c[j] == s[j] ? 1.0 : 0.0;                                       \
+                }                                                                             \
+            }                                                                                 \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) {                                                    \
+                double u, t;                                                                  \
+                if (m[j] > -INFINITY) {                                                       \
+                    u = acc[j] + (cnt[j] - 1.0);                                              \
+                    u = m[j] == INFINITY ? NAN : u;                                           \
+                    acc[j] = u;                                                               \
+                    t = 1.0 + u;                                                              \
+                } else { /* no maximum: total = rest, log(total) = log1p(rest - 1) */        \
+                    t = acc[j];                                                               \
+                    u = acc[j] - 1.0;                                                         \
+                }                                                                             \
+                rest[r0 + j] = acc[j];                                                        \
+                tot[r0 + j] = t;                                                              \
+                logt[r0 + j] = cx_log1p_d(u);                                                 \
+                mt[r0 + j] = m[j];                                                            \
+                sh[r0 + j] = s[j];                                                            \
+            }                                                                                 \
+        }                                                                                     \
+    }
+#define CX_EXPM_D(a, s) cx_exp_core_d((a) - (s), 0.0, 0)
+#define CX_EXPM_F(a, s) cx_exp_diff_core_f((a), (s), 0)
+CX_TILE_ROWSUM(double, d, CX_EXPM_D)
+CX_TILE_ROWSUM(float, f, CX_EXPM_F)
+#undef CX_TILE_ROWSUM
+#undef CX_EXPM_D
+#undef CX_EXPM_F
 
 #endif
