@@ -4,6 +4,7 @@ import numpy as np
 
 from ._isa import kernels as _kernels
 from ._validate import (
+    NATIVE_FLOATS,
     Layout,
     as_real_array,
     broadcast_pair,
@@ -106,6 +107,14 @@ def log_softmax(x, axis=-1, *, out=None, n_threads=None):
 
 
 def _softmax_impl(x, axis, out, n_threads, log_space):
+    if type(x) is np.ndarray and out is None and n_threads is None and type(axis) is int:
+        # fast path of small calls: a C-contiguous float32/float64 array along its last axis
+        flags = x.flags
+        if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
+                and (axis == -1 or axis == x.ndim - 1)):
+            res = np.empty(x.shape, x.dtype)
+            _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0)
+            return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
@@ -163,6 +172,14 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
     >>> print(f"{r:.6f} {s}")
     1.541325 -1.0
     """
+    if (type(x) is np.ndarray and b is None and keepdims is False and return_sign is False
+            and n_threads is None and type(axis) is int):
+        flags = x.flags  # fast path of small calls, as in softmax
+        if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
+                and (axis == -1 or axis == x.ndim - 1) and x.shape[-1]):
+            res = np.empty(x.shape[:-1], x.dtype)
+            _kernels.rows_c(x, res, x.shape[-1], 2)
+            return res if res.ndim else res[()]
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
     bb = None

@@ -15,11 +15,12 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
-__all__ = ["Layout", "as_real_array", "broadcast_pair", "check_class_weights", "check_ignore_index",
-           "check_label_smoothing", "check_n_threads", "check_out", "check_reduction",
+__all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_real_array", "broadcast_pair",
+           "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
+           "check_out", "check_reduction",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
-_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -31,7 +32,7 @@ def as_real_array(x, name):
     """
     a = x if type(x) is np.ndarray else np.asarray(x)
     dt = a.dtype
-    if dt not in _NATIVE_FLOATS:
+    if dt not in NATIVE_FLOATS:
         if dt.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers; got an array of dtype {dt}")
         if dt.kind == "f" and dt.itemsize in (4, 8):  # non-native byte order
