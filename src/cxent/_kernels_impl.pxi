@@ -247,11 +247,11 @@ ctypedef struct RowSum:
 
 
 cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, floating* e,
-                            Py_ssize_t se) noexcept nogil:
+                            Py_ssize_t se, bint want_log=True) noexcept nogil:
     # Leaving the maximum's own term (exactly 1) out of the float64 sum keeps log(total) accurate
     # when the other terms are tiny: the loss of a confident correct prediction is log1p(rest).
     # A +inf maximum makes the row nan, as in PyTorch.  With e != NULL every exp(x_k - shift) is
-    # stored in e (1 at the maximum).
+    # stored in e (1 at the maximum).  log_total is left unset without want_log (softmax).
     cdef floating m = _row_max(x, K, s)
     cdef double cnt
     cdef RowSum r
@@ -259,14 +259,16 @@ cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, float
         r.shift = 0.0
         r.rest = _sum_exp_rest(x, K, s, <floating> 0, e, se, &cnt)  # no x_k is 0 here
         r.total = r.rest
-        r.log_total = log(r.rest)
+        if want_log:
+            r.log_total = log(r.rest)
         return r
     r.shift = m
     r.rest = _sum_exp_rest(x, K, s, m, e, se, &cnt) + (cnt - 1.0)
     if m == INFINITY:
         r.rest = NAN
     r.total = 1.0 + r.rest
-    r.log_total = log1p(r.rest)
+    if want_log:
+        r.log_total = log1p(r.rest)
     return r
 
 
@@ -287,7 +289,7 @@ cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_
             for k in range(K):
                 o[k * so] = <floating> ((<double> x[k * sx] - <double> shift) - c)
     else:
-        r = _row_sum(x, K, sx, o, so)
+        r = _row_sum(x, K, sx, o, so, False)
         inv = 1.0 / r.total
         if so == 1:
             _scale(o, o, K, inv)

@@ -160,93 +160,117 @@ CX_INLINE double cx_log1p_d(double u) {
     return res;
 }
 
-/* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0 */
-CX_INLINE double cx_max_d(const double *x, ptrdiff_t n) {
-    double m = -INFINITY;
-    CX_PRAGMA(omp simd reduction(max:m))
-    for (ptrdiff_t k = 0; k < n; k++) m = x[k] > m ? x[k] : m;
-    return m;
-}
+/* The row reductions below work on 16 fixed lanes (lane j takes the elements k with k = j mod
+   16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
+   instruction set; the last partial block of a sum is added element by element (a padded
+   vector copy costs more: its scalar stores do not forward to the vector load). */
+#define CX_TREE16(l, OP)                                                                      \
+    for (int h = 8; h > 0; h /= 2) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < h; j++) l[j] = OP(l[j], l[j + h]);                                \
+    }
+#define CX_MAXOP(a, b) ((b) > (a) ? (b) : (a))
+#define CX_ADDOP(a, b) ((a) + (b))
 
-CX_INLINE float cx_max_f(const float *x, ptrdiff_t n) {
-    float m = -INFINITY;
-    CX_PRAGMA(omp simd reduction(max:m))
-    for (ptrdiff_t k = 0; k < n; k++) m = x[k] > m ? x[k] : m;
-    return m;
-}
+/* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0 */
+#define CX_ROW_MAX(T, SUF)                                                                    \
+    CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n) {                                       \
+        T l[16];                                                                              \
+        ptrdiff_t k0 = 0;                                                                     \
+        if (n < 16) {                                                                         \
+            T m = -INFINITY;                                                                  \
+            for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
+            return m;                                                                         \
+        }                                                                                     \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) l[j] = -INFINITY;                                        \
+        for (; k0 + 16 <= n; k0 += 16) {                                                      \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], x[k0 + j]);                    \
+        }                                                                                     \
+        if (k0 < n) { /* the last 16 elements again: overlapping is harmless for a max */    \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], x[n - 16 + j]);                \
+        }                                                                                     \
+        CX_TREE16(l, CX_MAXOP)                                                                \
+        return l[0];                                                                          \
+    }
+CX_ROW_MAX(double, d)
+CX_ROW_MAX(float, f)
+#undef CX_ROW_MAX
 
 /* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
    terms whose x[k] != m, and *count gets the number of x[k] == m (each of those terms is exactly
-   1).  With m the row maximum (x[k] <= m or nan) the whole sum is count + rest, and log(sum) =
-   log1p(rest + (count - 1)) keeps its relative accuracy when the other terms are tiny.  With
-   e != NULL every term is stored in e[k] (e may be x itself, never a shifted view of it). */
-CX_INLINE double cx_sumexp_rest_d(const double *x, ptrdiff_t n, double m, double *e,
-                                  double *count) {
-    double acc = 0.0, cnt = 0.0;
-    if (e) {
-        CX_PRAGMA(omp simd reduction(+:acc, cnt))
-        for (ptrdiff_t k = 0; k < n; k++) {
-            double v = cx_exp_core_d(x[k] - m, 0.0, 0);
-            int eq = x[k] == m;
-            e[k] = v;
-            acc += eq ? 0.0 : v;
-            cnt += eq ? 1.0 : 0.0;
-        }
-    } else {
-        CX_PRAGMA(omp simd reduction(+:acc, cnt))
-        for (ptrdiff_t k = 0; k < n; k++) {
-            double v = cx_exp_core_d(x[k] - m, 0.0, 0);
-            int eq = x[k] == m;
-            acc += eq ? 0.0 : v;
-            cnt += eq ? 1.0 : 0.0;
-        }
-    }
-    *count = cnt;
-    return acc;
-}
+   1).  With m the row maximum (x[k] <= m or nan; m finite or +inf) the whole sum is count +
+   rest, and log(sum) = log1p(rest + (count - 1)) keeps its relative accuracy when the other
+   terms are tiny.  With e != NULL every term is stored in e[k] (e may be x itself, never a
+   shifted view of it).
 
-/* The float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair)
-   and the pair sums in float64, in 16 fixed lanes, so the converts to float64 cost half as
-   much; the order of the additions is the same for every instruction set.  Counts are int32
-   per lane: exact for rows of up to 2^35 elements. */
-#define CX_SUMEXP_PAIRS_F(STORE)                                                              \
+   float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair) before
+   the float64 lanes, so the converts cost half as much.  Counts are int32 per lane: exact for
+   rows of up to 2^35 elements. */
+#define CX_SUMEXP_LANE(T, EXPM, a, STORE)                                                     \
+    {                                                                                         \
+        T v_ = EXPM(a, m);                                                                    \
+        STORE                                                                                 \
+        int c_ = (a) == m;                                                                    \
+        lane_cnt[j] += c_;                                                                    \
+        lane_acc[j] += c_ ? 0.0 : (double)v_;                                                 \
+    }
+#define CX_SUMEXP_BODY_F(STORE, STORE0, STORE1)                                               \
     for (; k0 + 32 <= n; k0 += 32) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) {                                                        \
             float a0 = x[k0 + j], a1 = x[k0 + 16 + j];                                        \
             float v0 = cx_exp_diff_core_f(a0, m, 0), v1 = cx_exp_diff_core_f(a1, m, 0);       \
-            STORE                                                                             \
+            STORE0 STORE1                                                                     \
             int c0 = a0 == m, c1 = a1 == m;                                                   \
             lane_cnt[j] += c0 + c1;                                                           \
             lane_acc[j] += (double)((c0 ? 0.0f : v0) + (c1 ? 0.0f : v1));                     \
         }                                                                                     \
+    }                                                                                         \
+    for (; k0 + 16 <= n; k0 += 16) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_F, x[k0 + j], STORE)       \
     }
-
-CX_INLINE double cx_sumexp_rest_f(const float *x, ptrdiff_t n, float m, float *e,
-                                  double *count) {
-    double lane_acc[16] = {0}, acc = 0.0, cnt = 0.0;
-    int32_t lane_cnt[16] = {0};
-    ptrdiff_t k0 = 0;
-    if (e) {
-        CX_SUMEXP_PAIRS_F(e[k0 + j] = v0; e[k0 + 16 + j] = v1;)
-    } else {
-        CX_SUMEXP_PAIRS_F()
+#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1)                                               \
+    for (; k0 + 16 <= n; k0 += 16) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(double, CX_EXPM_D, x[k0 + j], STORE)      \
     }
-    for (int j = 0; j < 16; j++) {
-        acc += lane_acc[j];
-        cnt += lane_cnt[j];
+#define CX_EXPM_D(a, s) cx_exp_core_d((a) - (s), 0.0, 0)
+#define CX_EXPM_F(a, s) cx_exp_diff_core_f((a), (s), 0)
+#define CX_SUMEXP_REST(T, SUF, BODY, EXPM)                                                    \
+    CX_INLINE double cx_sumexp_rest_##SUF(const T *x, ptrdiff_t n, T m, T *e,               \
+                                          double *count) {                                    \
+        double lane_acc[16], tail = 0.0, tail_cnt = 0.0;                                      \
+        int32_t lane_cnt[16];                                                                 \
+        ptrdiff_t k0 = 0;                                                                     \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
+        if (e) {                                                                              \
+            BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;)                      \
+        } else {                                                                              \
+            BODY(, , )                                                                        \
+        }                                                                                     \
+        for (ptrdiff_t k = k0; k < n; k++) { /* the last < 16 elements */                    \
+            T v_ = EXPM(x[k], m);                                                             \
+            int c_ = x[k] == m;                                                               \
+            if (e) e[k] = v_;                                                                 \
+            tail_cnt += c_;                                                                   \
+            tail += c_ ? 0.0 : (double)v_;                                                    \
+        }                                                                                     \
+        CX_TREE16(lane_acc, CX_ADDOP)                                                         \
+        CX_TREE16(lane_cnt, CX_ADDOP)                                                         \
+        *count = (double)lane_cnt[0] + tail_cnt;                                              \
+        return lane_acc[0] + tail;                                                                   \
     }
-    for (ptrdiff_t k = k0; k < n; k++) {
-        float v = cx_exp_diff_core_f(x[k], m, 0);
-        int eq = x[k] == m;
-        if (e) e[k] = v;
-        acc += eq ? 0.0 : (double)v;
-        cnt += eq ? 1.0 : 0.0;
-    }
-    *count = cnt;
-    return acc;
-}
-#undef CX_SUMEXP_PAIRS_F
+CX_SUMEXP_REST(double, d, CX_SUMEXP_BODY_D, CX_EXPM_D)
+CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
+#undef CX_SUMEXP_REST
+#undef CX_SUMEXP_BODY_F
+#undef CX_SUMEXP_BODY_D
+#undef CX_SUMEXP_LANE
 
 /* g[k] = e[k] * c for k in [0, n) (g may be e).  For float32 the float64 factor is split as
    c = hi + lo in float32 and the product formed as e*hi + e*lo, which stays within about half an
@@ -385,8 +409,6 @@ CX_TILE_COPIES(float, f)
             }                                                                                 \
         }                                                                                     \
     }
-#define CX_EXPM_D(a, s) cx_exp_core_d((a) - (s), 0.0, 0)
-#define CX_EXPM_F(a, s) cx_exp_diff_core_f((a), (s), 0)
 CX_TILE_ROWSUM(double, d, CX_EXPM_D)
 CX_TILE_ROWSUM(float, f, CX_EXPM_F)
 #undef CX_TILE_ROWSUM
