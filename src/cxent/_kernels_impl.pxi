@@ -64,6 +64,16 @@ cdef extern from "_simd.h" nogil:
     double cx_exp_core_d(double s, double err, int overflow)
     float cx_exp_diff_core_f(float a, float b, int overflow)
     enum: CX_TILE
+    void cx_tile_labels_d(const double* xt, const double* et, const Py_ssize_t* lab,
+                          const double* w, Py_ssize_t sw, Py_ssize_t n, const double* sh,
+                          const double* rest, const double* tot, const double* logt,
+                          const double* dot, double eps, double wsum, double scale, Py_ssize_t K,
+                          double* val, double* coef, double* gy)
+    void cx_tile_labels_f(const float* xt, const float* et, const Py_ssize_t* lab,
+                          const float* w, Py_ssize_t sw, Py_ssize_t n, const float* sh,
+                          const double* rest, const double* tot, const double* logt,
+                          const double* dot, double eps, double wsum, double scale, Py_ssize_t K,
+                          double* val, double* coef, double* gy)
     void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* mt,
                           double* sh, double* rest, double* tot, double* logt)
     void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* mt,
@@ -616,7 +626,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef Py_ssize_t b = r0 - a * B
     cdef Py_ssize_t t0, n, r, k, i, sgk
     cdef floating* xt = <floating*> malloc((2 * K + 2) * T * sizeof(floating))
-    cdef double* dd = <double*> malloc(6 * T * sizeof(double))
+    cdef double* dd = <double*> malloc(7 * T * sizeof(double))
     cdef Py_ssize_t* idx = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
     if xt == NULL or dd == NULL or idx == NULL:
         free(xt)
@@ -632,6 +642,8 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef double* coef = dd + 3 * T          # per-row factor of the output tile
     cdef double* val = dd + 4 * T           # per-row results
     cdef double* dot = dd + 5 * T           # label smoothing's sum_k w_k (x_k - shift)
+    cdef double* gy = dd + 6 * T            # gradient at the class index
+    cdef floating one = 1
     cdef Py_ssize_t* ox = idx               # row offsets in x, targets, g, out
     cdef Py_ssize_t* ot = idx + T
     cdef Py_ssize_t* og = idx + 2 * T
@@ -700,31 +712,23 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
             for r in range(n):
                 val[r] = _lse_row(x + ox[r], 1, K) if mt[r] == INFINITY else sh[r] + logt[r]
         elif op == OP_XENT_LABELS:  # PyTorch's definition, as _xent_label_finish
+            for r in range(n):
+                dot[r] = 0.0
             if j.eps != 0:
-                for r in range(n):
-                    dot[r] = 0.0
                 for k in range(K):
                     wk = w[k * j.sw.k] if w != NULL else 1.0
                     if wk != 0:
                         for r in range(n):
                             dot[r] += wk * (<double> xt[k * T + r] - <double> sh[r])
-            for r in range(n):
-                if lab[r] < 0:
-                    val[r] = 0.0
-                    coef[r] = 0.0
-                    continue
-                i = lab[r] * T + r
-                wy = w[lab[r] * j.sw.k] if w != NULL else 1.0
-                aa = (1.0 - j.eps) * wy
-                c = aa + sm * j.wsum
-                val[r] = aa * (logt[r] - (<double> xt[i] - <double> sh[r]))
-                if j.eps != 0:
-                    val[r] += sm * (j.wsum * logt[r] - dot[r])
-                coef[r] = j.scale * c / tot[r]
-                ey = et[i]
-                pm1 = -rest[r] / tot[r] if ey == 1 else (ey - tot[r]) / tot[r]
-                # the label's gradient, kept in dot[r] (no longer needed)
-                dot[r] = j.scale * (c * pm1 + ((c - aa) - sm * wy))
+            # per row: loss, the factor of the exponentials, the label's gradient (in gy)
+            if floating is float:
+                cx_tile_labels_f(xt, et, lab, w if w != NULL else &one, j.sw.k if w != NULL else 0,
+                                 n, sh, rest, tot, logt, dot, j.eps, j.wsum, j.scale, K, val,
+                                 coef, gy)
+            else:
+                cx_tile_labels_d(xt, et, lab, w if w != NULL else &one, j.sw.k if w != NULL else 0,
+                                 n, sh, rest, tot, logt, dot, j.eps, j.wsum, j.scale, K, val,
+                                 coef, gy)
             if g != NULL:
                 for k in range(K):
                     if j.eps != 0:
@@ -735,7 +739,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
                         _scale_lanes(et + k * T, coef, n)
                 for r in range(n):
                     if lab[r] >= 0:
-                        et[lab[r] * T + r] = <floating> dot[r]
+                        et[lab[r] * T + r] = <floating> gy[r]
                     else:  # exact zeros, whatever the logits (nan included)
                         for k in range(K):
                             et[k * T + r] = 0
