@@ -1,8 +1,9 @@
 """The fast paths for small calls (C-contiguous arrays, default keywords) against the general path.
 
 The fast paths skip the general validation and layout code; these tests check that they are
-taken, give the same bits as the general path (forced here with ``n_threads=1``, which takes
-it), and hand every unusual call (bad or ignored labels, other layouts) to the general path.
+taken, give the same bits as the general path (forced here by an axis of type np.int64, which
+the fast paths do not take), and hand every unusual call (bad or ignored labels, other layouts)
+to the general path.
 """
 
 import numpy as np
@@ -13,6 +14,7 @@ from conftest import as_bits, ref_softmax, ref_xent_labels
 from cxent import _losses, _softmax
 
 SHAPES = [(1, 3), (5, 4), (300, 10), (7, 40), (3, 1)]
+GENERAL = {"axis": np.int64(-1)}
 
 
 @pytest.fixture
@@ -38,16 +40,17 @@ def test_softmax_family_fast_equals_general(shape, dtype, rng, calls):
     before = x.copy()
     for f in (cxent.softmax, cxent.log_softmax, cxent.logsumexp):
         fast = f(x)
-        general = f(x, n_threads=1)
+        general = f(x, **GENERAL)
         assert type(fast) is type(general)
         assert fast.dtype == dtype and np.shape(fast) == np.shape(general)
         assert as_bits(fast) == as_bits(general)
-    assert calls == ["rows_c"] * 3
+        assert as_bits(f(x, n_threads=2)) == as_bits(general)
+    assert calls == ["rows_c"] * 6
     np.testing.assert_allclose(cxent.softmax(x), ref_softmax(x), rtol=2e-6 if dtype == np.float32
                                else 1e-14)
     np.testing.assert_array_equal(x, before)
     # one-dimensional input: logsumexp gives a NumPy scalar, like the general path
-    assert as_bits(cxent.logsumexp(x[0])) == as_bits(cxent.logsumexp(x[0], n_threads=1))
+    assert as_bits(cxent.logsumexp(x[0])) == as_bits(cxent.logsumexp(x[0], **GENERAL))
     assert np.ndim(cxent.logsumexp(x[0])) == 0
 
 
@@ -58,12 +61,15 @@ def test_cross_entropy_fast_equals_general(shape, dtype, reduction, rng, calls):
     x = (rng.standard_normal(shape) * 4).astype(dtype)
     y = rng.integers(0, shape[1], shape[0])
     fast, gf = cxent.cross_entropy(x, y, reduction=reduction, return_grad=True)
-    general, gg = cxent.cross_entropy(x, y, reduction=reduction, return_grad=True, n_threads=1)
+    general, gg = cxent.cross_entropy(x, y, reduction=reduction, return_grad=True, **GENERAL)
     assert calls == ["class_index_loss_c"]
+    f1, g1 = cxent.cross_entropy(x, y, reduction=reduction, return_grad=True, n_threads=1)
+    assert as_bits(f1) == as_bits(fast) and as_bits(g1) == as_bits(gf)
     assert type(fast) is type(general) and fast.dtype == dtype
     assert as_bits(fast) == as_bits(general)
     assert as_bits(gf) == as_bits(gg)
     assert as_bits(cxent.cross_entropy(x, y, reduction=reduction)) == as_bits(fast)
+    assert calls == ["class_index_loss_c"] * 3
     per = ref_xent_labels(x, y)
     want = {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
     np.testing.assert_allclose(fast, want, rtol=1e-5 if dtype == np.float32 else 1e-13)
@@ -100,7 +106,7 @@ def test_bad_and_ignored_labels_go_to_the_general_path(rng, calls):
 def test_other_layouts_and_keywords_skip_the_fast_path(rng, calls):
     x = rng.standard_normal((6, 5))
     y = rng.integers(0, 5, 6)
-    want = cxent.cross_entropy(x, y, n_threads=1)
+    want = cxent.cross_entropy(x, y, **GENERAL)
     assert as_bits(cxent.cross_entropy(np.asfortranarray(x), y)) == as_bits(want)
     assert as_bits(cxent.cross_entropy(x, y.astype(np.int32))) == as_bits(want)
     assert as_bits(cxent.cross_entropy(x.tolist(), y.tolist())) == as_bits(want)
@@ -109,6 +115,11 @@ def test_other_layouts_and_keywords_skip_the_fast_path(rng, calls):
     cxent.softmax(x[:, ::2])
     cxent.softmax(x, axis=0)
     cxent.logsumexp(x, keepdims=True)
+    cxent.softmax(x, n_threads=np.int64(1))
+    with pytest.raises(ValueError, match="n_threads"):
+        cxent.softmax(x, n_threads=0)
+    with pytest.raises(TypeError, match="n_threads"):
+        cxent.cross_entropy(x, y, n_threads=True)
     assert calls == []
 
 
@@ -129,10 +140,10 @@ def test_fast_kernels_reject_mismatched_buffers():
     k = _losses._kernels
     x = np.zeros((2, 3))
     with pytest.raises(ValueError, match="inconsistent"):
-        k.rows_c(x, np.empty((2, 2)), 3, 0)
+        k.rows_c(x, np.empty((2, 2)), 3, 0, 0)
     with pytest.raises(ValueError, match="inconsistent"):
-        k.class_index_loss_c(x, np.zeros(3, np.int64), None, None, 3, 1.0)
+        k.class_index_loss_c(x, np.zeros(3, np.int64), None, None, 3, 1.0, 0)
     with pytest.raises(TypeError):
-        k.class_index_loss_c(x, np.zeros(2, np.int32), None, None, 3, 1.0)
+        k.class_index_loss_c(x, np.zeros(2, np.int32), None, None, 3, 1.0, 0)
     with pytest.raises(ValueError):
-        k.rows_c(x, np.empty((2, 3)).T, 3, 0)  # not C-contiguous
+        k.rows_c(x, np.empty((2, 3)).T, 3, 0, 0)  # not C-contiguous

@@ -968,10 +968,11 @@ cdef int _c_buffer(object a, Py_buffer* buf, bint writable, int itemsize) except
     return 0
 
 
-def rows_c(object x, object out, Py_ssize_t K, int what):
+def rows_c(object x, object out, Py_ssize_t K, int what, int n_threads):
     """softmax (what = 0), log_softmax (1) or logsumexp (2) of a C-contiguous float32/float64
     array `x` along its last axis (length K) into `out`, a new C-contiguous array of x's dtype:
-    of x's shape, or of its shape without the last axis for logsumexp."""
+    of x's shape, or of its shape without the last axis for logsumexp.  n_threads as everywhere
+    (0: OpenMP's default)."""
     cdef Py_buffer bx, bo
     cdef Job j = _job(OP_SOFTMAX if what == 0 else (OP_LOG_SOFTMAX if what == 1 else OP_LSE),
                       0, K)
@@ -1001,19 +1002,20 @@ def rows_c(object x, object out, Py_ssize_t K, int what):
     try:
         if M > 0:
             if single:
-                _run(<const float*> bx.buf, &j, M, 0, &bad, &counted)
+                _run(<const float*> bx.buf, &j, M, n_threads, &bad, &counted)
             else:
-                _run(<const double*> bx.buf, &j, M, 0, &bad, &counted)
+                _run(<const double*> bx.buf, &j, M, n_threads, &bad, &counted)
     finally:
         PyBuffer_Release(&bx)
         PyBuffer_Release(&bo)
 
 
 def class_index_loss_c(object x, object y, object loss, object grad, Py_ssize_t K,
-                       double scale):
+                       double scale, int n_threads):
     """class_index_loss for C-contiguous (N, K) float32/float64 logits `x` and (N,) int64 class
     indices `y`, without weights or smoothing, ignore_index -100; `loss` (N,) and `grad` (N, K)
-    are new C-contiguous arrays of x's dtype, or None.  Returns (total, first bad row, counted)."""
+    are new C-contiguous arrays of x's dtype, or None.  Returns (total, first bad row, counted).
+    n_threads as everywhere (0: OpenMP's default)."""
     cdef Py_buffer bx, by, bl, bg
     cdef Job j = _job(OP_XENT_LABELS, 0, K)
     cdef int64_t bad = -1, counted = 0
@@ -1045,9 +1047,9 @@ def class_index_loss_c(object x, object y, object loss, object grad, Py_ssize_t 
             j.wsum = K
             j.scale = scale
             if single:
-                total = _run(<const float*> bx.buf, &j, M, 0, &bad, &counted)
+                total = _run(<const float*> bx.buf, &j, M, n_threads, &bad, &counted)
             else:
-                total = _run(<const double*> bx.buf, &j, M, 0, &bad, &counted)
+                total = _run(<const double*> bx.buf, &j, M, n_threads, &bad, &counted)
         finally:
             if got_l:
                 PyBuffer_Release(&bl)

@@ -13,6 +13,7 @@ from ._validate import (
     check_label_smoothing,
     check_n_threads,
     check_reduction,
+    fast_threads,
     normalize_axis,
 )
 
@@ -127,9 +128,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     array([0.693147, 0.693147])
     """
     if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
-            and n_threads is None and type(label_smoothing) is float and label_smoothing == 0.0
+            and type(label_smoothing) is float and label_smoothing == 0.0
             and type(ignore_index) is int and ignore_index == -100 and type(axis) is int):
-        res = _fast_class_index_loss(logits, target, axis, reduction, return_grad)
+        res = _fast_class_index_loss(logits, target, axis, reduction, return_grad,
+                                     fast_threads(n_threads))
         if res is not None:
             return res
     x = as_real_array(logits, "logits")
@@ -336,7 +338,7 @@ def _weights_or_dummy(w, dt):
     return _NO_WEIGHTS[dt] if w is None else w
 
 
-def _fast_class_index_loss(x, y, axis, reduction, return_grad):
+def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     """cross_entropy of C-contiguous (N, K) logits and (N,) int64 class indices without the
     keywords' extras, in few microseconds; None sends the call to the general path (which also
     reports bad input: invalid labels, ignored ones, any other layout)."""
@@ -344,7 +346,7 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad):
     if not (x.ndim == 2 and (axis == -1 or axis == 1) and x.dtype in NATIVE_FLOATS
             and flags.c_contiguous and flags.aligned and y.dtype == _INT64 and y.ndim == 1
             and y.flags.c_contiguous and y.flags.aligned and type(reduction) is str
-            and reduction in REDUCTIONS):
+            and reduction in REDUCTIONS and nt >= 0):
         return None
     N, K = x.shape
     if y.shape[0] != N or not N or not K:
@@ -353,7 +355,7 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad):
     loss = np.empty(N, dt) if reduction == "none" else None
     grad = np.empty((N, K), dt) if return_grad else None
     total, bad, counted = _kernels.class_index_loss_c(
-        x, y, loss, grad, K, 1.0 / N if reduction == "mean" else 1.0)
+        x, y, loss, grad, K, 1.0 / N if reduction == "mean" else 1.0, nt)
     if bad >= 0 or counted != N:
         return None
     if reduction == "sum":

@@ -9,6 +9,7 @@ from ._validate import (
     as_real_array,
     broadcast_pair,
     check_n_threads,
+    fast_threads,
     finish_out,
     merge_axes,
     normalize_axes,
@@ -107,13 +108,14 @@ def log_softmax(x, axis=-1, *, out=None, n_threads=None):
 
 
 def _softmax_impl(x, axis, out, n_threads, log_space):
-    if type(x) is np.ndarray and out is None and n_threads is None and type(axis) is int:
+    if type(x) is np.ndarray and out is None and type(axis) is int:
         # fast path of small calls: a C-contiguous float32/float64 array along its last axis
         flags = x.flags
+        nt = fast_threads(n_threads)
         if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
-                and (axis == -1 or axis == x.ndim - 1)):
+                and (axis == -1 or axis == x.ndim - 1) and nt >= 0):
             res = np.empty(x.shape, x.dtype)
-            _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0)
+            _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0, nt)
             return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
@@ -173,12 +175,13 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
     1.541325 -1.0
     """
     if (type(x) is np.ndarray and b is None and keepdims is False and return_sign is False
-            and n_threads is None and type(axis) is int):
+            and type(axis) is int):
         flags = x.flags  # fast path of small calls, as in softmax
+        nt = fast_threads(n_threads)
         if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
-                and (axis == -1 or axis == x.ndim - 1) and x.shape[-1]):
+                and (axis == -1 or axis == x.ndim - 1) and x.shape[-1] and nt >= 0):
             res = np.empty(x.shape[:-1], x.dtype)
-            _kernels.rows_c(x, res, x.shape[-1], 2)
+            _kernels.rows_c(x, res, x.shape[-1], 2, nt)
             return res if res.ndim else res[()]
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 __all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_real_array", "broadcast_pair",
            "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
-           "check_out", "check_reduction",
+           "check_out", "check_reduction", "fast_threads",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -71,6 +71,16 @@ def check_n_threads(n_threads):
     if n < 1:
         raise ValueError(f"n_threads must be None or a positive integer, got {n}")
     return min(n, 1 << 16)
+
+
+def fast_threads(n_threads):
+    """n_threads for a fast path: None -> 0, a plain int in [1, 65536] -> itself, else -1 (the
+    general path checks it and reports the error)."""
+    if n_threads is None:
+        return 0
+    if type(n_threads) is int and 0 < n_threads <= 65536:
+        return n_threads
+    return -1
 
 
 def check_reduction(reduction):
