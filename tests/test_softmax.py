@@ -156,3 +156,22 @@ def test_subnormals_survive_import():
     assert tiny * np.float64(1.0) != 0.0
     assert np.float32(1e-40) * np.float32(1.0) != 0.0
     assert cxent.softmax(np.array([0.0, -709.5]))[1] > 0  # exp of it is subnormal
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [15, 16, 17, 31, 33, 47, 100])
+def test_in_place_rows_of_every_tail_length(K, dtype, rng):
+    # the last partial block of 16 lanes is re-read from the row: in place it must not
+    # re-exponentiate the probabilities already written there
+    x = (rng.standard_normal((5, K)) * 3).astype(dtype)
+    want = ref_softmax(x)
+    y = x.copy()
+    cxent.softmax(y, out=y)
+    tol = 2e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(y, want, rtol=tol, atol=0)
+    z = x.copy()
+    cxent.log_softmax(z, out=z)
+    np.testing.assert_allclose(z, ref_log_softmax(x), rtol=tol, atol=tol)
+    s = x[:, ::-1].copy()
+    cxent.softmax(s, out=s)   # also through a general (non-fast) path call
+    np.testing.assert_allclose(s, want[:, ::-1], rtol=tol, atol=0)

@@ -162,8 +162,9 @@ CX_INLINE double cx_log1p_d(double u) {
 
 /* The row reductions below work on 16 fixed lanes (lane j takes the elements k with k = j mod
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
-   instruction set; the last partial block of a sum is added element by element (a padded
-   vector copy costs more: its scalar stores do not forward to the vector load). */
+   instruction set.  The last partial block of a row of 16 or more is taken as the row's last 16
+   elements with the lanes already done masked out (a padded copy costs more: its scalar
+   stores do not forward to the vector load); shorter rows go element by element. */
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -253,7 +254,34 @@ CX_ROW_MAX(float, f)
         } else {                                                                              \
             BODY(, , )                                                                        \
         }                                                                                     \
-        for (ptrdiff_t k = k0; k < n; k++) { /* the last < 16 elements */                    \
+        if (k0 < n && n >= 16) {                                                              \
+            /* the last 16 elements again, counting only the n - k0 not done yet */           \
+            const T *xl = x + n - 16;                                                         \
+            ptrdiff_t done = 16 - (n - k0);                                                   \
+            if (e) {                                                                          \
+                T *el = e + n - 16;                                                           \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) {                                                \
+                    T a_ = xl[j];                                                             \
+                    T v_ = EXPM(a_, m);                                                       \
+                    int ok_ = j >= done, c_ = ok_ && a_ == m;                                 \
+                    el[j] = ok_ ? v_ : el[j]; /* e may be x: done lanes keep their term */     \
+                    lane_cnt[j] += c_;                                                        \
+                    lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                           \
+                }                                                                             \
+            } else {                                                                          \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) {                                                \
+                    T a_ = xl[j];                                                             \
+                    T v_ = EXPM(a_, m);                                                       \
+                    int ok_ = j >= done, c_ = ok_ && a_ == m;                                 \
+                    lane_cnt[j] += c_;                                                        \
+                    lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                           \
+                }                                                                             \
+            }                                                                                 \
+            k0 = n;                                                                           \
+        }                                                                                     \
+        for (ptrdiff_t k = k0; k < n; k++) { /* rows shorter than 16 */                    \
             T v_ = EXPM(x[k], m);                                                             \
             int c_ = x[k] == m;                                                               \
             if (e) e[k] = v_;                                                                 \
