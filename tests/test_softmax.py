@@ -175,3 +175,23 @@ def test_in_place_rows_of_every_tail_length(K, dtype, rng):
     s = x[:, ::-1].copy()
     cxent.softmax(s, out=s)   # also through a general (non-fast) path call
     np.testing.assert_allclose(s, want[:, ::-1], rtol=tol, atol=0)
+
+
+@pytest.mark.parametrize("K", [5, 40, 1000])
+def test_float32_log_softmax_within_2_ulp(K, rng):
+    # float32 log-probabilities are formed in float32 ((x - max) - hi - lo of the log of the
+    # normaliser): within 2 ulp of the float64 reference, including the tiny ones of a dominant
+    # maximum (-log1p(rest), relative accuracy kept)
+    x = (rng.standard_normal((300, K)) * 4).astype(np.float32)
+    x[:100, 0] += 25.0            # p_max = 1 - ~1e-9: log p_max ~ -1e-9
+    got = cxent.log_softmax(x).astype(np.float64)
+    # float64 reference with log1p, accurate for log-probabilities near 0 too
+    x64 = x.astype(np.float64)
+    m = x64.max(1, keepdims=True)
+    e = np.exp(x64 - m)
+    e[np.arange(len(x)), x64.argmax(1)] = 0.0
+    want = x64 - m - np.log1p(e.sum(1, keepdims=True))
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    assert (np.abs(got - want) / ulp).max() <= 2.0
+    assert np.all(got[:100, 0] < 0)
+    np.testing.assert_allclose(got[:100, 0], want[:100, 0], rtol=2e-7)

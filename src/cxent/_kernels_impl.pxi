@@ -59,6 +59,8 @@ cdef extern from "_simd.h" nogil:
     double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count)
     void cx_scale_d(const double* e, double* g, Py_ssize_t n, double c)
     void cx_scale_f(const float* e, float* g, Py_ssize_t n, double c)
+    void cx_logsub_d(const double* x, double* o, Py_ssize_t n, double m, double c)
+    void cx_logsub_f(const float* x, float* o, Py_ssize_t n, float m, double c)
     void cx_scale_lanes_d(double* e, const double* c, Py_ssize_t n)
     void cx_scale_lanes_f(float* e, const double* c, Py_ssize_t n)
     double cx_exp_core_d(double s, double err, int overflow)
@@ -293,8 +295,10 @@ cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_
         shift = <floating> r.shift
         c = r.log_total
         if sx == 1 and so == 1:
-            for k in range(K):
-                o[k] = <floating> ((<double> x[k] - <double> shift) - c)
+            if floating is float:
+                cx_logsub_f(x, o, K, shift, c)
+            else:
+                cx_logsub_d(x, o, K, shift, c)
         else:
             for k in range(K):
                 o[k * so] = <floating> ((<double> x[k * sx] - <double> shift) - c)

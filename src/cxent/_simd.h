@@ -320,6 +320,21 @@ CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
     }
 }
 
+/* o[k] = (x[k] - m) - c for k in [0, n) (o may be x): log_softmax from the shift m and the log
+   of the normaliser c.  For float32, in float32 with c split as hi + lo: x - m is exact near
+   the maximum, and at most half an ulp of the result off elsewhere (|o| >= |x - m|), so the
+   result is within about 1 ulp, and the maximum's own entry is -c rounded once. */
+CX_INLINE void cx_logsub_d(const double *x, double *o, ptrdiff_t n, double m, double c) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t k = 0; k < n; k++) o[k] = (x[k] - m) - c;
+}
+
+CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, double c) {
+    float hi = (float)c, lo = (float)(c - (double)hi);
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t k = 0; k < n; k++) o[k] = ((x[k] - m) - hi) - lo;
+}
+
 /* e[r] *= c[r] for r in [0, n) (one column of a small-K tile); float32 as in cx_scale_f */
 CX_INLINE void cx_scale_lanes_d(double *e, const double *c, ptrdiff_t n) {
     CX_PRAGMA(omp simd)
