@@ -63,8 +63,6 @@ cdef extern from "_simd.h" nogil:
     void cx_logsub_f(const float* x, float* o, Py_ssize_t n, float m, double c)
     void cx_scale_lanes_d(double* e, const double* c, Py_ssize_t n)
     void cx_scale_lanes_f(float* e, const double* c, Py_ssize_t n)
-    double cx_exp_core_d(double s, double err, int overflow)
-    float cx_exp_diff_core_f(float a, float b, int overflow)
     enum: CX_TILE
     void cx_tile_labels_d(const double* xt, const double* et, const Py_ssize_t* lab,
                           const double* w, Py_ssize_t sw, Py_ssize_t n, const double* sh,
@@ -267,6 +265,7 @@ cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, float
     cdef floating m = _row_max(x, K, s)
     cdef double cnt
     cdef RowSum r
+    r.log_total = NAN
     if not m > -INFINITY:  # all -inf / nan, or K == 0: 0/0 = nan and log(0) = -inf follow
         r.shift = 0.0
         r.rest = _sum_exp_rest(x, K, s, <floating> 0, e, se, &cnt)  # no x_k is 0 here
@@ -628,7 +627,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef Py_ssize_t B = j.B, K = j.K, T = _TILE
     cdef Py_ssize_t a = r0 // B
     cdef Py_ssize_t b = r0 - a * B
-    cdef Py_ssize_t t0, n, r, k, i, sgk
+    cdef Py_ssize_t t0, n, r, k, sgk
     cdef floating* xt = <floating*> malloc((2 * K + 2) * T * sizeof(floating))
     cdef double* dd = <double*> malloc(7 * T * sizeof(double))
     cdef Py_ssize_t* idx = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
@@ -658,8 +657,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef floating* out = <floating*> j.out
     cdef floating* g = <floating*> j.g
     cdef floating* grow
-    cdef floating v, s
-    cdef double acc = 0.0, u, wy, wk, aa, c, ey, pm1
+    cdef double acc = 0.0, wk
     cdef double sm = j.eps / K
     cdef int64_t y
     cdef RowSum rs
