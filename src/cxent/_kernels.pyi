@@ -13,6 +13,22 @@ def softmax_rows(
     log_space: bool,
     n_threads: int,
 ) -> None: ...
+def rows_c(
+    x: np.ndarray,  # C-contiguous float32/float64, classes along the last axis
+    out: np.ndarray,  # new C-contiguous, x's dtype: x's shape (what 0, 1) or without the last axis
+    K: int,
+    what: int,  # 0 softmax, 1 log_softmax, 2 logsumexp
+    n_threads: int,
+) -> None: ...
+def class_index_loss_c(
+    x: np.ndarray,  # C-contiguous float32/float64 (N, K)
+    y: np.ndarray,  # C-contiguous int64 (N,)
+    loss: np.ndarray | None,  # new C-contiguous (N,) of x's dtype
+    grad: np.ndarray | None,  # new C-contiguous (N, K) of x's dtype
+    K: int,
+    scale: float,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
 def softmax_backward_rows(
     y: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     go: np.ndarray,  # const floating[:, :, :]  (A, B, K)
