@@ -358,11 +358,7 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
         x, y, loss, grad, K, 1.0 / N if reduction == "mean" else 1.0, nt)
     if bad >= 0 or counted != N:
         return None
-    if reduction == "sum":
-        loss = dt(total)
-    elif reduction == "mean":
-        loss = dt(total / N)
-    return (loss, grad) if return_grad else loss
+    return _finish(reduction, loss, grad, total, N, dt, return_grad)
 
 
 def _scale(red, denom):
