@@ -8,6 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 
+import cxent
 from cxent import _isa
 
 
@@ -108,3 +109,27 @@ def test_available_builds_are_importable():
         if name != "baseline":
             importlib.import_module(f"cxent._kernels_{name}")
     assert math.isfinite(_isa.kernels.cpu_features())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mod", _modules())
+def test_nan_payloads_stay_nan(mod, dtype):
+    # the exponent is added to the polynomial's bit pattern as an integer: a nan whose payload
+    # bits are set must still come out as nan, in exp and through the row kernels
+    bits = np.array([0x7FC00001, 0x7FFFFFFF, 0xFFC12345, 0x7F800001], np.uint32)
+    if dtype == np.float64:
+        bits = np.array([0x7FF8000000000001, 0x7FFFFFFFFFFFFFFF, 0xFFF8123456789ABC,
+                         0x7FF0000000000001], np.uint64)
+    x = bits.view(dtype)
+    assert np.isnan(x).all()
+    out = np.empty_like(x)
+    mod.exp_array(x, out)
+    assert np.isnan(out).all()
+    for K in (3, 20, 40):
+        rows = np.zeros((len(x), K), dtype)
+        rows[:, K // 2] = x
+        assert np.isnan(cxent.softmax(rows)).all()
+        assert np.isnan(cxent.log_softmax(rows)).all()
+        assert np.isnan(cxent.logsumexp(rows)).all()
+        loss = cxent.cross_entropy(rows, np.zeros(len(x), np.int64), reduction="none")
+        assert np.isnan(loss).all()

@@ -73,12 +73,18 @@ CX_INLINE double cx_exp_core_d(double s, double err, int overflow) {
     q = q * r + 0x1.0000000000001p-1;
     double p = q * r + 1.0;
     p = p * r + 1.0;
-    int tiny = kd < -1021.0;
-    uint64_t e = cx_bits_d(z) << 52;
-    e = tiny ? e + (128ull << 52) : e;
-    double res = cx_from_bits_d(cx_bits_d(p) + e);
-    res = tiny ? res * 0x1p-128 : res;
-    if (overflow) res = s > 709.782712893383973096 ? INFINITY : res;
+    double res;
+    if (overflow) {
+        int tiny = kd < -1021.0;
+        uint64_t e = cx_bits_d(z) << 52;
+        e = tiny ? e + (128ull << 52) : e;
+        res = cx_from_bits_d(cx_bits_d(p) + e);
+        res = tiny ? res * 0x1p-128 : res;
+        res = s > 709.782712893383973096 ? INFINITY : res;
+    } else { /* s <= 0: n <= 0, so p * 2^(n + 128) is normal and the product by 2^-128 exact */
+        res = cx_from_bits_d(cx_bits_d(p) + ((cx_bits_d(z) + 128u) << 52)) * 0x1p-128;
+    }
+    res = s == s ? res : s; /* the integer add can turn a nan (with any payload) into a number */
     res = s < -7.45133219101941108420e+02 ? 0.0 : res;
     return res;
 }
@@ -100,12 +106,18 @@ CX_INLINE float cx_exp_core_f(float s, float err, int overflow) {
     q = q * r + 0.5f;
     float p = q * r + 1.0f;
     p = p * r + 1.0f;
-    int tiny = kd < -125.0f;
-    uint32_t e = cx_bits_f(z) << 23;
-    e = tiny ? e + (64u << 23) : e;
-    float res = cx_from_bits_f(cx_bits_f(p) + e);
-    res = tiny ? res * 0x1p-64f : res;
-    if (overflow) res = s > 88.72283172607421875f ? INFINITY : res;  /* ln(FLT_MAX) < next float */
+    float res;
+    if (overflow) {
+        int tiny = kd < -125.0f;
+        uint32_t e = cx_bits_f(z) << 23;
+        e = tiny ? e + (64u << 23) : e;
+        res = cx_from_bits_f(cx_bits_f(p) + e);
+        res = tiny ? res * 0x1p-64f : res;
+        res = s > 88.72283172607421875f ? INFINITY : res;  /* ln(FLT_MAX) < next float */
+    } else { /* s <= 0: n <= 0, so p * 2^(n + 64) is normal and the product by 2^-64 exact */
+        res = cx_from_bits_f(cx_bits_f(p) + ((cx_bits_f(z) + 64u) << 23)) * 0x1p-64f;
+    }
+    res = s == s ? res : s; /* the integer add can turn a nan (with any payload) into a number */
     res = s <= -103.97208404541015625f ? 0.0f : res;
     return res;
 }
