@@ -27,13 +27,15 @@ copying (``cxent._validate.Layout``).  Each ``def`` below runs one public operat
   lane holds one row.
 * All one operation needs is gathered in a ``Job``; ``_run`` drives the blocks and ``_block``
   dispatches each row to its operation, so every entry point shares the threading, chunking
-  and error reporting.
+  and error reporting.  ``rows_c`` and ``class_index_loss_c`` fill a ``Job`` from C-contiguous
+  arrays through the buffer protocol, for the Python layer's fast paths (small calls).
 
 Numerics
 --------
 Each row is shifted by its maximum.  Sums of exponentials and losses are accumulated in float64,
-for float32 data too.  Non-finite values follow PyTorch: a +inf logit makes its row nan (logsumexp
-gives +inf), an all -inf row gives logsumexp -inf and nan elsewhere, nan stays in its row.
+for float32 data too (float32 terms added in pairs first, see _simd.h).  Non-finite values
+follow PyTorch: a +inf logit makes its row nan (logsumexp gives +inf), an all -inf row gives
+logsumexp -inf and nan elsewhere, nan stays in its row.
 
 Array arguments are marked ``# IN`` (read, never written: ``const`` memoryviews, so read-only
 arrays and memory maps are accepted) or ``# OUT`` (written).
