@@ -45,12 +45,13 @@ CX_INLINE float cx_from_bits_f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); 
 
 /* exp(s + err) with |err| << ulp(s) (err = 0 for a plain exp): the core of the exps below.
    z = s log2(e) + 1.5 * 2^52 rounds n = round(s / ln2) into the low bits of z, and because the
-   shifter's low 12 bits are zero, bits(z) << 52 is n << 52: the power of two is added to the
-   exponent field of p = exp(r) in [0.7, 1.42] by one integer add.  Results that would be
-   subnormal (n < -1021) are scaled by 2^128 first and multiplied by 2^-128 at the end, so they
-   are formed by one final rounding.  Arguments below -745.13 give 0 (whatever the intermediate
-   values were), above 709.78 +inf when `overflow` is set (callers with s <= 0 leave it unset);
-   nan propagates. */
+   shifter's low 12 bits are zero, bits(z) << 52 is n << 52.  With `overflow` set (any s) the
+   power of two is added to the exponent field of p = exp(r) in [0.7, 1.42] by one integer add,
+   results that would be subnormal (n < -1021) pre-scaled by 2^128 and multiplied by 2^-128 at
+   the end; without (callers with s <= 0: the row kernels), p is multiplied by 2^(n + 128) built
+   from its bits and then by 2^-128.  Either way subnormal results are formed by one final
+   rounding.  Arguments below -745.13 give 0 (whatever the intermediate values were), above
+   709.78 +inf (with `overflow`); nan, with any payload, stays nan. */
 CX_INLINE double cx_exp_core_d(double s, double err, int overflow) {
     const double log2e = 0x1.71547652b82fep0;
     const double ln2_hi = 6.93147180369123816490e-01;  /* 0x3fe62e42fee00000: n * ln2_hi exact */
@@ -81,10 +82,12 @@ CX_INLINE double cx_exp_core_d(double s, double err, int overflow) {
         res = cx_from_bits_d(cx_bits_d(p) + e);
         res = tiny ? res * 0x1p-128 : res;
         res = s > 709.782712893383973096 ? INFINITY : res;
-    } else { /* s <= 0: n <= 0, so p * 2^(n + 128) is normal and the product by 2^-128 exact */
-        res = cx_from_bits_d(cx_bits_d(p) + ((cx_bits_d(z) + 128u) << 52)) * 0x1p-128;
+        res = s == s ? res : s; /* the integer add can turn a nan (any payload) into a number */
+    } else {
+        /* s <= 0, so n <= 0: p * 2^(n + 128) is exact (the power of two is built from its bits,
+           normal) and the product by 2^-128 rounds once; a nan p stays nan in the products */
+        res = p * cx_from_bits_d((cx_bits_d(z) + (1023u + 128u)) << 52) * 0x1p-128;
     }
-    res = s == s ? res : s; /* the integer add can turn a nan (with any payload) into a number */
     res = s < -7.45133219101941108420e+02 ? 0.0 : res;
     return res;
 }
@@ -114,10 +117,12 @@ CX_INLINE float cx_exp_core_f(float s, float err, int overflow) {
         res = cx_from_bits_f(cx_bits_f(p) + e);
         res = tiny ? res * 0x1p-64f : res;
         res = s > 88.72283172607421875f ? INFINITY : res;  /* ln(FLT_MAX) < next float */
-    } else { /* s <= 0: n <= 0, so p * 2^(n + 64) is normal and the product by 2^-64 exact */
-        res = cx_from_bits_f(cx_bits_f(p) + ((cx_bits_f(z) + 64u) << 23)) * 0x1p-64f;
+        res = s == s ? res : s; /* the integer add can turn a nan (any payload) into a number */
+    } else {
+        /* s <= 0, so n <= 0: p * 2^(n + 64) is exact (the power of two is built from its bits,
+           normal) and the product by 2^-64 rounds once; a nan p stays nan in the products */
+        res = p * cx_from_bits_f((cx_bits_f(z) + (127u + 64u)) << 23) * 0x1p-64f;
     }
-    res = s == s ? res : s; /* the integer add can turn a nan (with any payload) into a number */
     res = s <= -103.97208404541015625f ? 0.0f : res;
     return res;
 }
