@@ -1,5 +1,7 @@
 """softmax, log_softmax and logsumexp against plain float64 references and the worked example."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -206,3 +208,20 @@ def test_float32_softmax_within_a_few_ulp(K, rng):
     ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
     assert (np.abs(cxent.softmax(x) - want) / ulp).max() <= 2.5
     assert (np.abs(cxent.softmax(x[:, ::-1]) - want[:, ::-1]) / ulp[:, ::-1]).max() <= 2.5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [2, 40])
+def test_subnormal_probabilities_are_rounded_once(K, dtype):
+    # the row kernels' exp forms results in the subnormal range by one final rounding: next to a
+    # maximum of 0 (the other entries far below), p = exp(-t) within one subnormal spacing
+    ts = (np.array([88.0, 95.0, 100.0, 103.5, 103.9]) if dtype == np.float32
+          else np.array([709.0, 720.0, 735.0, 744.0, 745.0]))
+    x = np.full((len(ts), K), -1e4, dtype)
+    x[:, 0] = 0.0
+    x[:, 1] = -ts
+    p = cxent.softmax(x)[:, 1]
+    want = np.array([math.exp(v) for v in x[:, 1].astype(np.float64)]).astype(dtype)
+    spacing = np.finfo(dtype).smallest_subnormal
+    assert np.all(np.abs(p.astype(np.float64) - want.astype(np.float64)) <= spacing)
+    assert np.all(p > 0)
