@@ -373,7 +373,7 @@ CX_INLINE void cx_scale_lanes_f(float *e, const double *c, ptrdiff_t n) {
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
    element), for rows with unit element stride at offsets off[r].  With K a compile-time constant
    (one case per K up to 16) the copies run near memory speed; a runtime K leaves the compiler
-   a loop it vectorizes badly.  Tiles of 32 rows: measured faster than 16, 64 or 128. */
+   a loop it vectorizes badly.  Tiles of 32 rows: measured faster than 64 or 128, on par with 16. */
 #define CX_TILE 32
 #define CX_TILE_COPIES(T, SUF)                                                                \
     CX_INLINE void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,       \
