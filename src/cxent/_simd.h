@@ -308,7 +308,7 @@ CX_ROW_MAX(float, f)
         CX_TREE16(lane_acc, CX_ADDOP)                                                         \
         CX_TREE16(lane_cnt, CX_ADDOP)                                                         \
         *count = (double)lane_cnt[0] + tail_cnt;                                              \
-        return lane_acc[0] + tail;                                                                   \
+        return lane_acc[0] + tail;                                                            \
     }
 CX_SUMEXP_REST(double, d, CX_SUMEXP_BODY_D, CX_EXPM_D)
 CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
