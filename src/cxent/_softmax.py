@@ -107,16 +107,25 @@ def log_softmax(x, axis=-1, *, out=None, n_threads=None):
     return _softmax_impl(x, axis, out, n_threads, True)
 
 
+def _fast_rows(x, axis, n_threads):
+    """The fast path of small calls: n_threads for the kernels (>= 0) when `x` is a C-contiguous
+    float32/float64 ndarray taken along its last axis with a valid n_threads, else -1 (the
+    general path, which also reports errors)."""
+    if type(x) is not np.ndarray or type(axis) is not int:
+        return -1
+    flags = x.flags
+    if not (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
+            and (axis == -1 or axis == x.ndim - 1)):
+        return -1
+    return fast_threads(n_threads)
+
+
 def _softmax_impl(x, axis, out, n_threads, log_space):
-    if type(x) is np.ndarray and out is None and type(axis) is int:
-        # fast path of small calls: a C-contiguous float32/float64 array along its last axis
-        flags = x.flags
-        nt = fast_threads(n_threads)
-        if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
-                and (axis == -1 or axis == x.ndim - 1) and nt >= 0):
-            res = np.empty(x.shape, x.dtype)
-            _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0, nt)
-            return res
+    nt = _fast_rows(x, axis, n_threads) if out is None else -1
+    if nt >= 0:
+        res = np.empty(x.shape, x.dtype)
+        _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0, nt)
+        return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
@@ -174,15 +183,12 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
     >>> print(f"{r:.6f} {s}")
     1.541325 -1.0
     """
-    if (type(x) is np.ndarray and b is None and keepdims is False and return_sign is False
-            and type(axis) is int):
-        flags = x.flags  # fast path of small calls, as in softmax
-        nt = fast_threads(n_threads)
-        if (x.dtype in NATIVE_FLOATS and flags.c_contiguous and flags.aligned and x.ndim
-                and (axis == -1 or axis == x.ndim - 1) and x.shape[-1] and nt >= 0):
-            res = np.empty(x.shape[:-1], x.dtype)
-            _kernels.rows_c(x, res, x.shape[-1], 2, nt)
-            return res if res.ndim else res[()]
+    plain = b is None and keepdims is False and return_sign is False
+    nt = _fast_rows(x, axis, n_threads) if plain else -1
+    if nt >= 0 and x.shape[-1]:
+        res = np.empty(x.shape[:-1], x.dtype)
+        _kernels.rows_c(x, res, x.shape[-1], 2, nt)
+        return res if res.ndim else res[()]
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
     bb = None
