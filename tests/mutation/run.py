@@ -1,0 +1,299 @@
+"""Mutation run: does the test suite catch deliberate bugs in the formulas and the rules?
+
+Run by hand (not in every CI run; it takes about half an hour on two cores)::
+
+    python tests/mutation/run.py                 # every mutant, without and then with PyTorch
+    python tests/mutation/run.py --list          # the mutants
+    python tests/mutation/run.py -k K03 -k P01   # some of them
+    python tests/mutation/run.py --check         # only check that every mutant applies
+
+Each mutant is one small semantic change (a dropped term, a wrong denominator, an ignored
+keyword...) to one file.  The runner copies the repository's tracked files to a scratch folder,
+builds the portable baseline kernels there (``CXENT_NO_ISA_BUILDS=1``, in place), checks that the
+unchanged suite passes, then for each mutant: applies it, rebuilds when it touches the compiled
+code, runs the suite (``pytest -x``) first as the wheel builds do, without PyTorch (the
+``no_torch`` plugin beside this file makes ``import torch`` fail), and, for a mutant that
+survives that, again with PyTorch when it is installed.  A mutant survives when the suite passes.
+The last lines printed are the survivors; the exit code is the number of survivors (at most 100).
+"""
+
+import argparse
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    path: str  # relative to the repository
+    old: str
+    new: str
+    what: str
+    nth: int = 0  # which occurrence of `old` (0: it must be unique)
+
+
+K = "src/cxent/_kernels_impl.pxi"
+H = "src/cxent/_simd.h"
+L = "src/cxent/_losses.py"
+
+MUTANTS = [
+    # --- compiled kernels -------------------------------------------------------------------
+    Mutant("K01", K, "pm1 = -r.rest / r.total if ey == 1 else (ey - r.total) / r.total",
+           "pm1 = ey / r.total - 1.0",
+           "row path: the label's gradient entry p_y - 1 by cancellation"),
+    Mutant("K02", H, "double pm1 = ey == 1.0 ? -rest[r] / tot[r] : (ey - tot[r]) / tot[r];",
+           "double pm1 = ey / tot[r] - 1.0;",
+           "tile path: the label's gradient entry p_y - 1 by cancellation"),
+    Mutant("K03", H, "g[k] = e[k] * hi + e[k] * lo;", "g[k] = e[k] * hi;",
+           "float32 output scaling loses its low-order term (baseline, no FMA)"),
+    Mutant("K04", K, "dot += wk * (<double> x[k * sx] - r.shift)",
+           "dot += (<double> x[k * sx] - r.shift)",
+           "row path: class weights dropped from the smoothing term of the loss"),
+    Mutant("K05", K, "g[k * sg] = <floating> (e[k * se] * inv - scale * sm * wk)",
+           "g[k * sg] = <floating> (e[k * se] * inv - scale * sm)",
+           "row path: class weights dropped from the smoothing term of the gradient"),
+    Mutant("K06", K, "if y < 0 or y >= K or y == ignore:", "if y < 0 or y >= K:",
+           "tile path: an ignore_index inside [0, K) is not ignored"),
+    Mutant("K07", K, "for k in range(K):\n                            et[k * T + r] = 0",
+           "for k in range(0):\n                            et[k * T + r] = 0",
+           "tile path: ignored rows' gradients are not zeroed"),
+    Mutant("K08", K, "elif lab == j.ignore:\n                    v = 0.0\n"
+                     "                    if grow != NULL:",
+           "elif lab == j.ignore:\n                    v = 0.0\n                    if False:",
+           "row path: ignored rows' gradients are not zeroed"),
+    Mutant("K09", K, "(c0 * _sigmoid(v) - c1 * _sigmoid(-v))", "(c0 * _sigmoid(v) - tk * _sigmoid(-v))",
+           "BCE: pos_weight dropped from the gradient"),
+    Mutant("K10", K, "        lk = wk * lk\n", "        lk = lk\n",
+           "BCE: the elementwise weight dropped from the loss"),
+    Mutant("K11", K, "tk = (1.0 - eps) * t[k * st] + sm", "tk = t[k * st]",
+           "probability targets: label smoothing dropped from the loss", nth=1),
+    Mutant("K12", K, "g[y * sg] = <floating> (-scale * wy)", "g[y * sg] = <floating> (-wy)",
+           "nll_loss: the gradient not scaled by the reduction"),
+    Mutant("K13", K, "            o[k * so] = <floating> (go[k * sgo] - _exp(y[k * sy]) * acc)",
+           "            o[k * so] = <floating> (go[k * sgo] - y[k * sy] * acc)",
+           "log_softmax_backward: exp(y) replaced by y"),
+    Mutant("K14", K, "acc += <double> go[k * sgo] * y[k * sy]", "acc += <double> go[k * sgo]",
+           "softmax_backward: the inner sum without the output"),
+    Mutant("K15", K, "acc += pk * log(pk / qk)", "acc += pk * log(qk / pk)",
+           "KL divergence: the ratio inverted"),
+    Mutant("K16", K, "r.rest = _sum_exp_rest(x, K, s, m, e, se, &cnt) + (cnt - 1.0)",
+           "r.rest = _sum_exp_rest(x, K, s, m, e, se, &cnt)",
+           "row sums: ties of the maximum counted once"),
+    Mutant("K17", H, "coef[r] = ok ? scale * c / tot[r] : 0.0;", "coef[r] = ok ? c / tot[r] : 0.0;",
+           "tile path: the gradient of \"mean\" not scaled"),
+    Mutant("K18", K, "v = -log(_clip(x[ox + lab * j.sx.k], j.lo, j.hi))",
+           "v = -log(x[ox + lab * j.sx.k])",
+           "log_loss: probabilities not clipped"),
+    Mutant("K19", K, "        return INFINITY\n    return r.shift + r.log_total",
+           "        return NAN\n    return r.shift + r.log_total",
+           "logsumexp: a row with +inf gives nan instead of +inf"),
+    Mutant("K20", K, "            elif pk != pk:\n                acc += pk",
+           "            elif pk != pk:\n                pass",
+           "entropy: nan does not propagate"),
+    Mutant("K21", H, "loss = smooth ? loss + sm * (wsum * logt[r] - dot[r]) : loss;",
+           "loss = smooth ? loss + sm * (logt[r] - dot[r]) : loss;",
+           "tile path: the smoothing term without the sum of the class weights"),
+    Mutant("K22", K, "            g[k * sg] = <floating> (scale * (e[k * se] * q - tk))",
+           "            g[k * sg] = <floating> (e[k * se] * q - tk)",
+           "probability targets: the gradient not scaled by the reduction"),
+    # --- Python layer -------------------------------------------------------------------------
+    Mutant("P01", L, "ignore = check_ignore_index(ignore_index)", "ignore = -100",
+           "nll_loss ignores a custom ignore_index", nth=2),
+    Mutant("P02", "src/cxent/_scale.py", "losses is not None, return_grad, ignore, eps",
+           "losses is not None, return_grad, -100, eps",
+           "linear_cross_entropy ignores a custom ignore_index in the kernel"),
+    Mutant("P03", "src/cxent/dask.py", "return da.expand_dims(out, ax) if keepdims else out",
+           "return out", "cxent.dask.logsumexp ignores keepdims"),
+    Mutant("P04", "src/cxent/dask.py", "idx if soft else idx[:-1],", "idx[:-1],",
+           "cxent.dask.cross_entropy: reduction='none' with probability targets"),
+    Mutant("P05", L, "        loss = dt(total / denom) if denom else dt(np.nan)",
+           "        loss = dt(total / denom) if denom else np.nan",
+           "an empty / all-ignored \"mean\" returns a Python float"),
+    Mutant("P06", L, "return denom if red == \"mean\" else counted, total", "return counted, total",
+           "\"mean\" with class weights divides by the count, not the summed weights"),
+    Mutant("P07", L, "1.0 / N if reduction == \"mean\" else 1.0", "1.0",
+           "fast path: the gradient of \"mean\" not scaled"),
+    Mutant("P08", "src/cxent/dask.py",
+           "float(w[tb[keep]].sum() if w is not None else np.count_nonzero(keep))",
+           "float(np.count_nonzero(keep))",
+           "cxent.dask.cross_entropy: \"mean\" with weights divides by the count"),
+    Mutant("P09", "src/cxent/_scale.py", "np.count_nonzero(rank < topk)",
+           "np.count_nonzero(rank <= topk)", "score: top-k counts k + 1"),
+    Mutant("P10", "src/cxent/_scale.py", "rank = np.count_nonzero(xb > ", "rank = np.count_nonzero(xb >= ",
+           "score: ties count against the label"),
+    Mutant("P11", "src/cxent/_metrics.py", "return float(np.dot(sw, loss) / total)",
+           "return float(np.dot(sw, loss) / len(sw))",
+           "log_loss: weighted mean divided by the number of samples"),
+    Mutant("P12", "src/cxent/_information.py", "factor = 1.0 / math.log(bf)", "factor = math.log(bf)",
+           "information measures: base applied the wrong way"),
+    Mutant("P13", L, "scale = 1.0 / n if red == \"mean\" and n else 1.0", "scale = 1.0",
+           "BCE: the gradient of \"mean\" not scaled"),
+    Mutant("P14", "src/cxent/sklearn.py", "grad[:, :d] = (G.T @ X) / sw_sum + l2 * coef",
+           "grad[:, :d] = (G.T @ X) / sw_sum", "SoftmaxRegression: L2 term missing from the gradient"),
+    Mutant("P15", "src/cxent/_softmax.py", "_kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, nt)",
+           "_kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, 1)",
+           "softmax/log_softmax backward ignore n_threads"),
+    Mutant("P16", "src/cxent/_validate.py", "if not 0.0 <= eps <= 1.0:", "if not 0.0 <= eps:",
+           "label_smoothing above 1 accepted"),
+    Mutant("P17", "src/cxent/_scale.py", "scale = 1.0 / denom if red == \"mean\" and denom else 1.0",
+           "scale = 1.0 / N if red == \"mean\" and N else 1.0",
+           "linear_cross_entropy: \"mean\" gradient divided by N, ignored rows counted"),
+    Mutant("P18", "src/cxent/_metrics.py", "p = np.concatenate([1 - p, p], axis=1)",
+           "p = np.concatenate([p, 1 - p], axis=1)",
+           "log_loss: 1-D probabilities taken as the negative class"),
+]
+
+
+def _tracked_files():
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    return [p for p in out.stdout.decode().split("\0") if p]
+
+
+def _locate(text, m):
+    """Index of the occurrence of m.old that m names; ValueError if it does not apply."""
+    count = text.count(m.old)
+    if m.nth == 0 and count != 1:
+        raise ValueError(f"{m.id}: {m.old!r} occurs {count} times in {m.path} (must be once)")
+    if m.nth > count:
+        raise ValueError(f"{m.id}: {m.old!r} occurs {count} times in {m.path}, not {m.nth}")
+    i = -1
+    for _ in range(max(m.nth, 1)):
+        i = text.index(m.old, i + 1)
+    return i
+
+
+def _apply(text, m):
+    i = _locate(text, m)
+    return text[:i] + m.new + text[i + len(m.old):]
+
+
+def _compiled(m):
+    return m.path.endswith((".pxi", ".pyx", ".h", ".pxd"))
+
+
+def _build(tree, log):
+    env = {**os.environ, "CXENT_NO_ISA_BUILDS": "1"}
+    res = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"],
+                         cwd=tree, env=env, capture_output=True, text=True)
+    log.write_text(res.stdout + res.stderr)
+    return res.returncode == 0
+
+
+def _pytest(tree, torch, timeout):
+    env = {k: v for k, v in os.environ.items() if k != "CXENT_ISA"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(HERE)])
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           str(tree / "tests"), "--ignore", str(tree / "tests" / "mutation")]
+    if not torch:
+        cmd += ["-p", "no_torch"]
+    t0 = time.perf_counter()
+    try:
+        res = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, "timeout (counted as caught: a hang)", time.perf_counter() - t0
+    lines = res.stdout.splitlines()
+    failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
+    detail = failed[0] if failed else (lines[-1] if lines else res.stderr[-300:])
+    return res.returncode == 0, detail, time.perf_counter() - t0
+
+
+def _have_torch():
+    res = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return res.returncode == 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", action="append", default=[], help="run only these mutant ids")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--check", action="store_true", help="check that every mutant applies")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per suite run")
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.k or m.id in args.k]
+    if args.list:
+        for m in chosen:
+            print(f"{m.id}  {m.path:28s} {m.what}")
+        return 0
+    errors = []
+    for m in chosen:
+        try:
+            _locate((ROOT / m.path).read_text(), m)
+        except ValueError as e:
+            errors.append(str(e))
+    if errors:
+        print("\n".join(errors))
+        return 100
+    if args.check:
+        print(f"{len(chosen)} mutants apply")
+        return 0
+    torch = _have_torch()
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="cxent-mutation-"))
+    tree = scratch / "tree"
+    try:
+        for rel in _tracked_files():
+            src = ROOT / rel
+            if src.is_file() and not src.is_symlink():
+                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, tree / rel)
+        print(f"scratch copy in {tree}; building the baseline kernels ...", flush=True)
+        if not _build(tree, scratch / "build.log"):
+            print((scratch / "build.log").read_text()[-3000:])
+            return 100
+        for with_torch in (False, True) if torch else (False,):
+            ok, detail, secs = _pytest(tree, with_torch, args.timeout)
+            label = "with" if with_torch else "without"
+            print(f"unchanged suite {label} PyTorch: {'passes' if ok else 'FAILS'} "
+                  f"({secs:.0f} s)", flush=True)
+            if not ok:
+                print(detail)
+                return 100
+        survivors = []
+        for m in chosen:
+            path = tree / m.path
+            original = path.read_text()
+            path.write_text(_apply(original, m))
+            try:
+                if _compiled(m) and not _build(tree, scratch / f"build-{m.id}.log"):
+                    print(f"{m.id} does not build (counted as caught; see build-{m.id}.log)")
+                    continue
+                verdict, detail, secs = "survived", "", 0.0
+                for with_torch in (False, True) if torch else (False,):
+                    passed, detail, s = _pytest(tree, with_torch, args.timeout)
+                    secs += s
+                    if not passed:
+                        verdict = "caught only with PyTorch" if with_torch else "caught"
+                        break
+                print(f"{m.id} {verdict:24s} {secs:5.0f} s  {m.what}\n      {detail}",
+                      flush=True)
+                if verdict != "caught":
+                    survivors.append((m, verdict))
+            finally:
+                path.write_text(original)
+                if _compiled(m):
+                    _build(tree, scratch / "build.log")
+        print(f"\n{len(chosen) - len(survivors)} of {len(chosen)} mutants caught without "
+              f"PyTorch{'' if torch else ' (PyTorch is not installed here)'}; "
+              f"{len(survivors)} survivors of that run" + (":" if survivors else "."))
+        for m, verdict in survivors:
+            print(f"  {m.id} {m.path}: {m.what} ({verdict})")
+        return min(len(survivors), 100)
+    finally:
+        if args.keep:
+            print(f"scratch kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
