@@ -68,3 +68,84 @@ def as_bits(a):
     """The bytes of an array, to compare results bit for bit (nan included)."""
     a = np.ascontiguousarray(a)
     return a.view(np.uint8).tobytes()
+
+
+# --- loss references: PyTorch's rules written out in float64 NumPy (no torch needed) -----------
+
+def _classes_last(x, axis):
+    return np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+
+
+def _reduce(per, grad_rows, denom, reduction):
+    """(loss, gradient of the returned loss) from per-position losses and gradients."""
+    if reduction == "none":
+        return per, grad_rows
+    if reduction == "sum":
+        return per.sum(), grad_rows
+    return per.sum() / denom, grad_rows / denom
+
+
+def ref_ce(x, y, w=None, ignore=-100, eps=0.0, reduction="mean", axis=1):
+    """PyTorch's class-index cross-entropy in float64: (loss, gradient wrt x).
+
+    The effective target of a position is a_k = w_k ((1 - eps) [k == y] + eps / K); its loss is
+    -sum_k a_k log p_k, its gradient p * sum_k a_k - a; ignored positions give 0 and are not
+    counted; "mean" divides by the sum of w[y] over the positions not ignored."""
+    z = _classes_last(x, axis)
+    K = z.shape[-1]
+    lp = ref_log_softmax(z, -1)
+    p = np.exp(lp)
+    w = np.ones(K) if w is None else np.asarray(w, np.float64)
+    y = np.asarray(y)
+    keep = y != ignore
+    yy = np.where(keep, y, 0)
+    a = (1 - eps) * np.eye(K)[yy] * w + eps / K * w
+    a = np.where(keep[..., None], a, 0.0)
+    per = -(a * lp).sum(-1)
+    g = p * a.sum(-1, keepdims=True) - a
+    loss, g = _reduce(per, g, w[yy][keep].sum(), reduction)
+    return loss, np.moveaxis(g, -1, axis)
+
+
+def ref_ce_probs(x, t, w=None, eps=0.0, reduction="mean", axis=1):
+    """Cross-entropy with probability targets in float64: a_k = w_k ((1 - eps) t_k + eps / K),
+    loss -sum_k a_k log p_k (0 log 0 = 0), gradient p sum(a) - a, "mean" over positions."""
+    z = _classes_last(x, axis)
+    K = z.shape[-1]
+    lp = ref_log_softmax(z, -1)
+    w = np.ones(K) if w is None else np.asarray(w, np.float64)
+    a = ((1 - eps) * _classes_last(t, axis) + eps / K) * w
+    per = -np.where(a != 0, a * lp, 0.0).sum(-1)
+    g = np.exp(lp) * a.sum(-1, keepdims=True) - a
+    loss, g = _reduce(per, g, per.size, reduction)
+    return loss, np.moveaxis(g, -1, axis)
+
+
+def ref_nll(lp, y, w=None, ignore=-100, reduction="mean", axis=1):
+    """PyTorch's nll_loss in float64: -w[y] lp[y]; gradient -w[y] at y."""
+    z = _classes_last(lp, axis)
+    K = z.shape[-1]
+    w = np.ones(K) if w is None else np.asarray(w, np.float64)
+    y = np.asarray(y)
+    keep = y != ignore
+    yy = np.where(keep, y, 0)
+    a = np.where(keep[..., None], np.eye(K)[yy] * w, 0.0)
+    per = -(a * z).sum(-1)
+    loss, g = _reduce(per, -a, w[yy][keep].sum(), reduction)
+    return loss, np.moveaxis(g, -1, axis)
+
+
+def ref_bce(x, t, w=None, pw=None, reduction="mean"):
+    """Binary cross-entropy with logits in float64:
+    w [pw t log(1 + e^-x) + (1 - t) log(1 + e^x)], gradient w [(1 - t) s(x) - pw t s(-x)]."""
+    x = np.asarray(x, np.float64)
+    t = np.asarray(t, np.float64)
+    w = 1.0 if w is None else np.asarray(w, np.float64)
+    pw = 1.0 if pw is None else np.asarray(pw, np.float64)
+    sp_pos = np.logaddexp(0.0, -x)   # -log sigmoid(x)
+    sp_neg = np.logaddexp(0.0, x)    # -log(1 - sigmoid(x))
+    per = w * (pw * t * sp_pos + (1 - t) * sp_neg)
+    s = 1.0 / (1.0 + np.exp(-x))
+    g = w * ((1 - t) * s - pw * t * (1 - s)) * np.ones_like(x)
+    per = per * np.ones_like(x)
+    return _reduce(per, g, per.size, reduction)

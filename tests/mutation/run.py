@@ -70,7 +70,8 @@ MUTANTS = [
                      "                    if grow != NULL:",
            "elif lab == j.ignore:\n                    v = 0.0\n                    if False:",
            "row path: ignored rows' gradients are not zeroed"),
-    Mutant("K09", K, "(c0 * _sigmoid(v) - c1 * _sigmoid(-v))", "(c0 * _sigmoid(v) - tk * _sigmoid(-v))",
+    Mutant("K09", K, "(c0 * _sigmoid(v) - c1 * _sigmoid(-v))",
+           "(c0 * _sigmoid(v) - tk * _sigmoid(-v))",
            "BCE: pos_weight dropped from the gradient"),
     Mutant("K10", K, "        lk = wk * lk\n", "        lk = lk\n",
            "BCE: the elementwise weight dropped from the loss"),
@@ -128,23 +129,27 @@ MUTANTS = [
            "cxent.dask.cross_entropy: \"mean\" with weights divides by the count"),
     Mutant("P09", "src/cxent/_scale.py", "np.count_nonzero(rank < topk)",
            "np.count_nonzero(rank <= topk)", "score: top-k counts k + 1"),
-    Mutant("P10", "src/cxent/_scale.py", "rank = np.count_nonzero(xb > ", "rank = np.count_nonzero(xb >= ",
+    Mutant("P10", "src/cxent/_scale.py", "rank = np.count_nonzero(xb > ",
+           "rank = np.count_nonzero(xb >= ",
            "score: ties count against the label"),
     Mutant("P11", "src/cxent/_metrics.py", "return float(np.dot(sw, loss) / total)",
            "return float(np.dot(sw, loss) / len(sw))",
            "log_loss: weighted mean divided by the number of samples"),
-    Mutant("P12", "src/cxent/_information.py", "factor = 1.0 / math.log(bf)", "factor = math.log(bf)",
+    Mutant("P12", "src/cxent/_information.py", "factor = 1.0 / math.log(bf)",
+           "factor = math.log(bf)",
            "information measures: base applied the wrong way"),
     Mutant("P13", L, "scale = 1.0 / n if red == \"mean\" and n else 1.0", "scale = 1.0",
            "BCE: the gradient of \"mean\" not scaled"),
     Mutant("P14", "src/cxent/sklearn.py", "grad[:, :d] = (G.T @ X) / sw_sum + l2 * coef",
-           "grad[:, :d] = (G.T @ X) / sw_sum", "SoftmaxRegression: L2 term missing from the gradient"),
-    Mutant("P15", "src/cxent/_softmax.py", "_kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, nt)",
-           "_kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, 1)",
-           "softmax/log_softmax backward ignore n_threads"),
+           "grad[:, :d] = (G.T @ X) / sw_sum",
+           "SoftmaxRegression: the L2 term missing from the gradient"),
+    Mutant("P15", "src/cxent/_softmax.py", "result, o3, tmp = prepare_out(lay, out, dt, (y, go))",
+           "result, o3, tmp = prepare_out(lay, None, dt, (y, go))",
+           "softmax/log_softmax backward ignore out="),
     Mutant("P16", "src/cxent/_validate.py", "if not 0.0 <= eps <= 1.0:", "if not 0.0 <= eps:",
            "label_smoothing above 1 accepted"),
-    Mutant("P17", "src/cxent/_scale.py", "scale = 1.0 / denom if red == \"mean\" and denom else 1.0",
+    Mutant("P17", "src/cxent/_scale.py",
+           "scale = 1.0 / denom if red == \"mean\" and denom else 1.0",
            "scale = 1.0 / N if red == \"mean\" and N else 1.0",
            "linear_cross_entropy: \"mean\" gradient divided by N, ignored rows counted"),
     Mutant("P18", "src/cxent/_metrics.py", "p = np.concatenate([1 - p, p], axis=1)",
@@ -154,7 +159,7 @@ MUTANTS = [
 
 
 def _tracked_files():
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True)
     return [p for p in out.stdout.decode().split("\0") if p]
 
 
