@@ -129,15 +129,15 @@ def test_float32_small_loss_keeps_relative_accuracy():
     assert got.dtype == np.float32
     for i in range(5):
         exact = float(mp_xent_row(x[i], 3))
-        assert abs(float(got[i]) - exact) <= 1e-5 * exact, (i, got[i], exact)
+        assert abs(float(got[i]) - exact) <= 1e-6 * exact, (i, got[i], exact)
     total = cxent.cross_entropy(x, y, reduction="mean")
     exact_mean = sum(float(mp_xent_row(x[i], 3)) for i in range(5)) / 5
-    assert abs(float(total) - exact_mean) <= 1e-5 * exact_mean
+    assert abs(float(total) - exact_mean) <= 1e-6 * exact_mean
     # the gradient at the label (p_y - 1, tiny) keeps its relative accuracy too
     _, g = cxent.cross_entropy(x, y, reduction="sum", return_grad=True)
     for i in range(5):
         exact_g = -float(1 - 1 / (1 + 9 * np.exp(-float(margins[i]))))
-        assert abs(g[i, 3] - exact_g) <= 1e-5 * abs(exact_g)
+        assert abs(g[i, 3] - exact_g) <= 1e-6 * abs(exact_g)
 
 
 def test_float64_matches_mpmath(rng):
@@ -180,7 +180,9 @@ def test_empty_batches():
     assert cxent.cross_entropy(x, y, reduction="sum") == 0.0
     loss, g = cxent.cross_entropy(x, y, reduction="none", return_grad=True)
     assert loss.shape == (0,) and g.shape == (0, 4)
-    assert np.isnan(cxent.cross_entropy(np.zeros((0, 4), np.float32), y)).dtype == np.bool_
+    empty = cxent.cross_entropy(np.zeros((0, 4), np.float32), y)
+    assert type(empty) is np.float32
+    assert np.isnan(empty)
 
 
 @pytest.mark.parametrize("ldtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
@@ -207,7 +209,8 @@ def test_thread_counts_give_identical_bits(reduction, dtype, rng, force_parallel
         assert as_bits(cxent.cross_entropy(x, t, reduction=reduction, n_threads=n)) == \
             as_bits(ref_s)
     np.testing.assert_allclose(np.sum(ref_l), ref_xent_labels(x, y).sum() /
-                               (2003 if reduction == "mean" else 1), rtol=1e-5)
+                               (2003 if reduction == "mean" else 1),
+                               rtol=2e-6 if dtype == np.float32 else 1e-13)
 
 
 def test_label_error_found_in_parallel_path(rng, force_parallel):

@@ -35,9 +35,13 @@ def test_unavailable_isa_warns_and_falls_back():
     assert "CXENT_ISA='sse9000' is not available" in res.stdout
 
 
-def test_default_is_the_best_available_build():
-    if os.environ.get("CXENT_ISA", "auto") in ("", "auto"):
-        assert cxent.show_config("dicts")["isa"]["selected"] == _isa.available()[0]
+def test_selected_build_is_the_requested_or_the_best_one():
+    want = os.environ.get("CXENT_ISA", "").strip().lower() or "auto"
+    selected = cxent.show_config("dicts")["isa"]["selected"]
+    assert selected == (_isa.available()[0] if want == "auto" else want)
+    assert _isa.name == selected
+    assert _isa.kernels.__name__ == ("cxent._kernels" if selected == "baseline"
+                                     else f"cxent._kernels_{selected}")
 
 
 @pytest.mark.skipif(os.environ.get("CXENT_ISA_SWEEP") == "0",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cxent
-from conftest import ref_log_softmax, ref_xent_labels
+from conftest import ref_ce, ref_ce_probs, ref_log_softmax, ref_logsumexp, ref_xent_labels
 
 
 def _ref_score(x, y, k):
@@ -49,6 +49,35 @@ def test_score_errors(rng):
         cxent.score(x, np.array([0, 1, 3, 0, 0]), batch_size=2)
     with pytest.raises(TypeError, match="labels must be integers"):
         cxent.score(x, np.zeros(5))
+    with pytest.raises(ValueError, match=r"logits must have shape \(n_samples, n_classes\)"):
+        cxent.score(x[0], np.zeros(3, int))
+    with pytest.raises(ValueError, match="logits have no classes"):
+        cxent.score(np.zeros((5, 0)), np.zeros(5, int))
+    with pytest.raises(ValueError, match="topk must be a positive integer"):
+        cxent.score(x, np.zeros(5, int), topk=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        cxent.score(x, np.zeros(5, int), batch_size=0)
+    with pytest.raises(ValueError, match=r"out must be an ndarray of shape \(5,\)"):
+        cxent.score(x, np.zeros(5, int), out=np.zeros(4))
+    with pytest.raises(ValueError, match="n_threads"):
+        cxent.score(x, np.zeros(5, int), n_threads=0)
+    with pytest.raises(ValueError, match=r"class index -1 at position 4"):
+        cxent.score(x, np.array([0, 1, 2, 0, -1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_score_ties_threads_and_dtypes(dtype, force_parallel):
+    # ties count in the label's favour for accuracy and top-k
+    x = np.array([[1, 1, 0], [0, 2, 2], [3, 1, 2], [0, 0, 0], [1, 2, 3]], dtype)
+    y = np.array([1, 2, 1, 2, 0])
+    res = cxent.score(x, y, topk=2, n_threads=2, batch_size=2)
+    assert res.accuracy == 3 / 5
+    assert res.topk_accuracy == 3 / 5
+    assert res.topk == 2
+    loss, _, _ = _ref_score(x.astype(np.float64), y, 2)
+    np.testing.assert_allclose(res.mean_loss, loss.mean(), rtol=1e-6)
+    assert cxent.score(x, y, topk=3).topk_accuracy == 1.0
+    assert cxent.score(x, y, topk=1).topk_accuracy == res.accuracy
 
 
 def test_score_from_many_threads(rng):
@@ -102,35 +131,57 @@ def test_score_command(tmp_path, rng):
         assert msg in res.stderr
 
 
-def _naive(h, W, b, y, **kw):
-    z = h @ W.T + (0 if b is None else b)
-    loss, g = cxent.cross_entropy(z, y, return_grad=True, **kw)
-    return loss, (g @ W, g.T @ h, None if b is None else g.sum(0))
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_linear_cross_entropy_matches_naive(dtype, reduction, with_bias, rng):
+@pytest.mark.parametrize("ignore_index", [-100, 3])
+def test_linear_cross_entropy_against_reference(dtype, reduction, with_bias, ignore_index, rng,
+                                                force_parallel):
     N, D, V = 300, 16, 97
     h = rng.standard_normal((N, D)).astype(dtype)
     W = (rng.standard_normal((V, D)) * 0.3).astype(dtype)
     b = rng.standard_normal(V).astype(dtype) if with_bias else None
     y = rng.integers(0, V, N)
-    y[::13] = -100
-    kw = {"reduction": reduction, "label_smoothing": 0.1}
-    loss, (gh, gw, gb) = cxent.linear_cross_entropy(h, W, y, bias=b, return_grad=True,
-                                                    chunk_size=37, **kw)
-    zl = h @ W.T + (0 if b is None else b)
-    wl, wg = cxent.cross_entropy(zl, y, return_grad=True, **kw)
+    y[::13] = ignore_index
+    loss, (gh, gw, gb) = cxent.linear_cross_entropy(
+        h, W, y, bias=b, return_grad=True, chunk_size=37, reduction=reduction,
+        label_smoothing=0.1, ignore_index=ignore_index, n_threads=2)
+    h64, W64 = h.astype(np.float64), W.astype(np.float64)
+    z = h64 @ W64.T + (0 if b is None else b.astype(np.float64))
+    want, g = ref_ce(z, y, None, ignore_index, 0.1, reduction)
     tol = 2e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(loss, wl, rtol=tol)
-    np.testing.assert_allclose(gh, wg @ W, rtol=tol, atol=tol)
-    np.testing.assert_allclose(gw, wg.T @ h, rtol=tol * 10, atol=tol)
+    assert loss.dtype == dtype and gh.dtype == dtype and gw.dtype == dtype
+    np.testing.assert_allclose(loss, want, rtol=tol)
+    np.testing.assert_allclose(gh, g @ W64, rtol=tol, atol=tol * np.abs(g @ W64).max())
+    np.testing.assert_allclose(gw, g.T @ h64, rtol=tol * 10, atol=tol * np.abs(g.T @ h64).max())
     if with_bias:
-        np.testing.assert_allclose(gb, wg.sum(0), rtol=tol * 10, atol=tol)
+        np.testing.assert_allclose(gb, g.sum(0), rtol=tol * 10, atol=tol * np.abs(g).max())
     else:
         assert gb is None
+    # the loss alone, and the same call in one chunk, agree
+    alone = cxent.linear_cross_entropy(h, W, y, bias=b, reduction=reduction,
+                                       label_smoothing=0.1, ignore_index=ignore_index)
+    np.testing.assert_allclose(alone, loss, rtol=tol)
+
+
+@pytest.mark.parametrize(("args", "kw", "exc", "msg"), [
+    (((3, 4), (5, 3), (3,)), {}, ValueError, r"hidden \(N, D\) and weight \(V, D\) must share D"),
+    (((3, 4), (0, 4), (3,)), {}, ValueError, r"weight has no rows"),
+    (((3, 4), (5, 4), (3,)), {"bias": np.zeros(4)}, ValueError, r"bias must have shape \(5,\)"),
+    (((3, 4), (5, 4), (4,)), {}, ValueError, r"target must hold integer class indices of shape"),
+    (((3, 4), (5, 4), "float"), {}, (TypeError, ValueError), r"target"),
+    (((3, 4), (5, 4), "bad"), {}, ValueError, r"class index 5 at position \(1,\)"),
+    (((3, 4), (5, 4), (3,)), {"reduction": "avg"}, ValueError, r"reduction"),
+    (((3, 4), (5, 4), (3,)), {"label_smoothing": 2.0}, ValueError, r"label_smoothing"),
+    (((3, 4), (5, 4), (3,)), {"ignore_index": 0.5}, TypeError, r"ignore_index"),
+    (((3, 4), (5, 4), (3,)), {"n_threads": 0}, ValueError, r"n_threads"),
+])
+def test_linear_cross_entropy_errors(args, kw, exc, msg):
+    hs, ws, ts = args
+    t = {"float": np.zeros(3), "bad": np.array([0, 5, 1])}.get(ts) if isinstance(ts, str) \
+        else np.zeros(ts, np.int64)
+    with pytest.raises(exc, match=msg):
+        cxent.linear_cross_entropy(np.zeros(hs), np.zeros(ws), t, **kw)
 
 
 def test_linear_cross_entropy_against_torch(rng):
@@ -167,7 +218,8 @@ def test_linear_cross_entropy_peak_memory_is_a_small_fraction(rng):
     grads = (2 * V * D + N * D) * 4
     assert peak < chunks + grads + (1 << 20), (peak, chunks, grads)
     assert peak < 0.2 * full
-    np.testing.assert_allclose(loss, ref_xent_labels(h @ W.T, y).mean(), rtol=1e-5)
+    want = ref_xent_labels(h.astype(np.float64) @ W.T.astype(np.float64), y).mean()
+    np.testing.assert_allclose(loss, want, rtol=2e-6)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +265,37 @@ def test_dask_on_a_local_cluster(dask_client, rng):
     np.testing.assert_allclose(got, cxent.cross_entropy(x3, y3, axis=1), rtol=1e-12)
     # the work ran on the workers
     assert len(dask_client.scheduler_info()["workers"]) == 2
+
+
+def test_dask_wrappers_against_references(rng):
+    da = pytest.importorskip("dask.array")
+    import cxent.dask as cxd
+
+    x = rng.standard_normal((60, 4, 7))
+    X = da.from_array(x, chunks=(13, 2, 7))
+    for axis in (-1, 1, 0):
+        for keepdims in (False, True):
+            got = cxd.logsumexp(X, axis=axis, keepdims=keepdims).compute()
+            want = ref_logsumexp(x, axis)
+            want = np.expand_dims(want, axis) if keepdims else want
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-14)
+        want = np.moveaxis(ref_log_softmax(np.moveaxis(x, axis, -1)), -1, axis)
+        np.testing.assert_allclose(cxd.log_softmax(X, axis=axis).compute(), want, rtol=1e-13)
+        np.testing.assert_allclose(cxd.softmax(X, axis=axis).compute(), np.exp(want),
+                                   rtol=1e-13)
+    # class indices, classes along axis 1, weights and ignored positions
+    y = rng.integers(0, 4, (60, 7))
+    y[::5, 2] = -100
+    w = rng.random(4) + 0.5
+    Y = da.from_array(y, chunks=(13, 7))
+    for red in ("mean", "sum", "none"):
+        got = cxd.cross_entropy(X, Y, axis=1, weight=w, reduction=red).compute()
+        np.testing.assert_allclose(got, ref_ce(x, y, w, reduction=red)[0], rtol=1e-13)
+    # probability targets, every reduction
+    t = rng.random(x.shape)
+    t /= t.sum(1, keepdims=True)
+    T = da.from_array(t, chunks=(13, 2, 7))
+    for red in ("mean", "sum", "none"):
+        got = cxd.cross_entropy(X, T, axis=1, label_smoothing=0.2, reduction=red).compute()
+        np.testing.assert_allclose(got, ref_ce_probs(x, t, None, 0.2, red)[0], rtol=1e-13)

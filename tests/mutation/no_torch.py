@@ -1,7 +1,7 @@
 """pytest plugin (``-p no_torch``): run the suite as if PyTorch were not installed.
 
-``import torch`` raises ModuleNotFoundError (a meta-path finder refuses it, and nothing named torch is
-left in ``sys.modules``, which SciPy's array-API helpers inspect), so every
+``import torch`` raises ModuleNotFoundError (a meta-path finder refuses it, and nothing named
+torch is left in ``sys.modules``, which SciPy's array-API helpers inspect), so every
 ``pytest.importorskip("torch")`` skips: this is what the wheel builds' tests see (the ``test``
 extra has no torch).
 """
