@@ -286,3 +286,61 @@ def test_information_measures_non_finite():
     assert cxent.kl_divergence([0.0, 1.0], [0.0, 1.0]) == 0.0
     assert cxent.cross_entropy_dist([0.0, 1.0], [0.0, 1.0]) == 0.0
     assert cxent.cross_entropy_dist([0.5, 0.5], [1.0, 0.0]) == np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_loss_written_out(dtype, rng):
+    # -sum_i w_i log clip(p_i[y_i]) / sum_i w_i, classes = sorted unique labels, clip to
+    # [eps, 1 - eps] with eps of the probabilities' dtype
+    p = rng.random((9, 3))
+    p[0] = [0.0, 1.0, 0.0]
+    p = (p / p.sum(1, keepdims=True)).astype(dtype)
+    labels = np.array(["c", "a", "b", "a", "c", "b", "b", "a", "c"])
+    y = np.searchsorted(["a", "b", "c"], labels)
+    eps = np.finfo(dtype).eps
+    per = -np.log(np.clip(p.astype(np.float64)[np.arange(9), y], eps, 1 - eps))
+    sw = rng.random(9) + 0.1
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(cxent.log_loss(labels, p), per.mean(), rtol=rtol)
+    np.testing.assert_allclose(cxent.log_loss(labels, p, normalize=False), per.sum(), rtol=rtol)
+    np.testing.assert_allclose(cxent.log_loss(labels, p, sample_weight=sw),
+                               (sw * per).sum() / sw.sum(), rtol=rtol)
+    np.testing.assert_allclose(cxent.log_loss(labels, p, sample_weight=sw, normalize=False),
+                               (sw * per).sum(), rtol=rtol)
+    # indicator matrix: the same
+    np.testing.assert_allclose(cxent.log_loss(np.eye(3)[y], p), per.mean(), rtol=rtol)
+    # 1-D: the probability of the positive (larger) class
+    q = np.array([0.2, 0.9, 0.6, 1.0])
+    yb = np.array([0, 1, 0, 0])
+    e64 = np.finfo(np.float64).eps
+    want = -np.log(np.clip(np.where(yb == 1, q, 1 - q), e64, 1 - e64)).mean()
+    np.testing.assert_allclose(cxent.log_loss(yb, q), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize(("args", "kw", "exc", "msg"), [
+    (([0, 1], [[0.5, 1.5], [0.5, 0.5]]), {}, ValueError, "values greater than 1"),
+    (([0, 1], [[-0.1, 1.1], [0.5, 0.5]]), {}, ValueError, "values greater than 1"),
+    (([0, 1], [[-0.1, 0.9], [0.5, 0.5]]), {}, ValueError, "values lower than 0"),
+    (([0, 1, 1], [[0.5, 0.5], [0.5, 0.5]]), {}, ValueError, "inconsistent numbers of samples"),
+    (([1, 1], [[0.5, 0.5], [0.5, 0.5]]), {}, ValueError, "contains only one label"),
+    (([0, 1, 2], [[0.5, 0.5]] * 3), {}, ValueError, "different number of classes: 3 vs 2"),
+    (([0, 1], [[0.5, 0.5]] * 2), {"labels": [0, 1, 2]}, ValueError,
+     "number of classes in labels is different"),
+    (([0, 3], [[0.5, 0.5]] * 2), {"labels": [0, 1]}, ValueError, "not belonging to the passed"),
+    (([0, 0], [[0.5, 0.5]] * 2), {"labels": [0]}, ValueError, "needs to contain at least two"),
+    (([0, 1], [[[0.5, 0.5]]] * 2), {}, ValueError, "Found array with dim 3"),
+    (([0, 1], [[0.5, 0.5]] * 2), {"sample_weight": [[1.0, 2.0]]}, ValueError,
+     "inconsistent numbers of samples"),
+    (([0, 1], [[0.5, 0.5]] * 2), {"sample_weight": [0.0, 0.0]}, ZeroDivisionError,
+     "Weights sum to zero"),
+])
+def test_log_loss_errors(args, kw, exc, msg):
+    with pytest.raises(exc, match=msg):
+        cxent.log_loss(*args, **kw)
+
+
+def test_log_loss_warnings():
+    with pytest.warns(UserWarning, match="do not sum to one"):
+        cxent.log_loss([0, 1], [[0.5, 0.6], [0.4, 0.6]])
+    with pytest.warns(UserWarning, match="ordered lexicographically"):
+        cxent.log_loss(["b", "a"], [[0.3, 0.7], [0.6, 0.4]], labels=["b", "a"])

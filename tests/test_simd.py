@@ -133,3 +133,30 @@ def test_nan_payloads_stay_nan(mod, dtype):
         assert np.isnan(cxent.logsumexp(rows)).all()
         loss = cxent.cross_entropy(rows, np.zeros(len(x), np.int64), reduction="none")
         assert np.isnan(loss).all()
+
+
+@pytest.mark.parametrize("mod", _modules())
+def test_float32_output_scaling_rounds_once(mod):
+    # softmax / gradient outputs e * c (e float32, c the float64 factor): the product rounded
+    # once, within half an ulp of the exact value (plus 2^-20 for the split factor), in the row
+    # path (scale_array) and the tile path (scale_lanes_array); dropping the low part of the
+    # split factor gives errors up to about 1 ulp
+    rng = np.random.default_rng(11)
+    e = rng.uniform(0, 1, 200000).astype(np.float32)
+    e[:1000] = rng.uniform(0, 1e-38, 1000).astype(np.float32)   # subnormal results too
+    cs = 1.0 / rng.uniform(1.0, 1000.0, 200000)
+    exact = e.astype(np.float64) * cs[0]
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    out = np.empty_like(e)
+    mod.scale_array(e, float(cs[0]), out)
+    assert (np.abs(out - exact) / ulp).max() <= 0.5 + 2**-20
+    lanes = e.copy()
+    mod.scale_lanes_array(lanes, cs)
+    exact = e.astype(np.float64) * cs
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert (np.abs(lanes - exact) / ulp).max() <= 0.5 + 2**-20
+    # float64: one multiplication
+    e64 = e.astype(np.float64)
+    out64 = np.empty_like(e64)
+    mod.scale_array(e64, float(cs[0]), out64)
+    np.testing.assert_array_equal(out64, e64 * cs[0])

@@ -110,3 +110,16 @@ def test_import_cxent_does_not_import_sklearn():
     code = "import sys, cxent; print('sklearn' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_n_threads_gives_the_same_model(binary, force_parallel):
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y == 2) if binary else y
+    one = SoftmaxRegression(tol=1e-8, n_threads=1).fit(X, y)
+    two = SoftmaxRegression(tol=1e-8, n_threads=2).fit(X, y)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+    np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    with pytest.raises(ValueError, match="n_threads must be None or a positive integer"):
+        SoftmaxRegression(n_threads=0).fit(X, y)

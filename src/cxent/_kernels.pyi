@@ -118,6 +118,15 @@ def exp_array(
     x: np.ndarray,  # const floating[::1]
     out: np.ndarray,  # floating[::1]
 ) -> None: ...
+def scale_array(
+    e: np.ndarray,  # const floating[::1]
+    c: float,
+    out: np.ndarray,  # floating[::1]
+) -> None: ...
+def scale_lanes_array(
+    e: np.ndarray,  # floating[::1]
+    c: np.ndarray,  # const double[::1]
+) -> None: ...
 def log1p_array(
     x: np.ndarray,  # const double[::1]
     out: np.ndarray,  # double[::1]

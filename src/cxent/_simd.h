@@ -317,24 +317,37 @@ CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
 
-/* g[k] = e[k] * c for k in [0, n) (g may be e).  For float32 the float64 factor is split as
-   c = hi + lo in float32 and the product formed as e*hi + e*lo, which stays within about half an
-   ulp of the correctly rounded float64 product without converting every element to float64. */
+/* Hardware fused multiply-add: the x86 FMA builds, and every aarch64 CPU. */
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define CX_HAVE_FMA 1
+#else
+#define CX_HAVE_FMA 0
+#endif
+
+/* g[k] = e[k] * c for k in [0, n) (g may be e).  For float32 the result is the float64 product
+   rounded once, within half an ulp (plus about 2^-24 ulp) of the exact product: with hardware FMA
+   as fma(e, hi, e * lo) with c split as hi + lo in float32 (no conversion of the elements),
+   otherwise by forming the product in float64. */
 CX_INLINE void cx_scale_d(const double *e, double *g, ptrdiff_t n, double c) {
     CX_PRAGMA(omp simd)
     for (ptrdiff_t k = 0; k < n; k++) g[k] = e[k] * c;
 }
 
+CX_INLINE float cx_mul_f(float e, float hi, float lo, double c) {
+#if CX_HAVE_FMA
+    (void)c;
+    return fmaf(e, hi, e * lo);
+#else
+    (void)hi;
+    (void)lo;
+    return (float)((double)e * c);
+#endif
+}
+
 CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
     float hi = (float)c, lo = (float)(c - (double)hi);
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t k = 0; k < n; k++) {
-#ifdef __FMA__
-        g[k] = fmaf(e[k], hi, e[k] * lo);
-#else
-        g[k] = e[k] * hi + e[k] * lo;
-#endif
-    }
+    for (ptrdiff_t k = 0; k < n; k++) g[k] = cx_mul_f(e[k], hi, lo, c);
 }
 
 /* o[k] = (x[k] - m) - c for k in [0, n) (o may be x): log_softmax from the shift m and the log
@@ -362,11 +375,7 @@ CX_INLINE void cx_scale_lanes_f(float *e, const double *c, ptrdiff_t n) {
     CX_PRAGMA(omp simd)
     for (ptrdiff_t r = 0; r < n; r++) {
         float hi = (float)c[r], lo = (float)(c[r] - (double)hi);
-#ifdef __FMA__
-        e[r] = fmaf(e[r], hi, e[r] * lo);
-#else
-        e[r] = e[r] * hi + e[r] * lo;
-#endif
+        e[r] = cx_mul_f(e[r], hi, lo, c[r]);
     }
 }
 
