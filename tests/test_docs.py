@@ -11,7 +11,7 @@ import pytest
 import cxent
 
 MODULES = ["cxent", "cxent._softmax", "cxent._losses", "cxent._information", "cxent._metrics",
-           "cxent._scale", "cxent.sklearn", "cxent.dask"]
+           "cxent._scale", "cxent.sklearn", "cxent.dask", "cxent.torch"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -20,6 +20,8 @@ def test_docstring_examples(name):
         pytest.importorskip("sklearn")
     if name == "cxent.dask":
         pytest.importorskip("dask.array")
+    if name == "cxent.torch":
+        pytest.importorskip("torch")
     mod = importlib.import_module(name)
     res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert res.failed == 0

@@ -7,6 +7,7 @@ from ._validate import (
     NATIVE_FLOATS,
     REDUCTIONS,
     Layout,
+    as_array,
     as_real_array,
     check_class_weights,
     check_ignore_index,
@@ -141,7 +142,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     ignore = check_ignore_index(ignore_index)
     ax = normalize_axis(axis, x.ndim, "logits")
     lay = Layout(x, ax)
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = as_array(target, "target")
     probs = _target_kind(t, x.shape, lay.reduced_shape, ax)
     K, M = lay.K, lay.M
     if K == 0 and M:
@@ -202,7 +203,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     ignore = check_ignore_index(ignore_index)
     ax = normalize_axis(axis, x.ndim, "log_probs")
     lay = Layout(x, ax)
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = as_array(target, "target")
     if _target_kind(t, x.shape, lay.reduced_shape, ax, "log_probs"):
         raise TypeError("nll_loss takes integer class indices; for probability targets use "
                         "cross_entropy")

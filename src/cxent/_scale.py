@@ -10,6 +10,7 @@ import numpy as np
 from ._isa import kernels as _kernels
 from ._losses import _NO_ROWS, _NO_WEIGHTS, _as_labels
 from ._validate import (
+    as_array,
     check_ignore_index,
     check_label_smoothing,
     check_n_threads,
@@ -78,8 +79,8 @@ def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, 
     >>> r.n_samples, round(r.mean_loss, 4), r.accuracy, r.topk_accuracy
     (2, 1.2078, 0.5, 1.0)
     """
-    x = logits if isinstance(logits, np.ndarray) else np.asarray(logits)
-    y = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    x = as_array(logits, "logits")
+    y = as_array(labels, "labels")
     if x.ndim != 2:
         raise ValueError(f"logits must have shape (n_samples, n_classes), got {x.shape}")
     n, K = x.shape
@@ -170,51 +171,98 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
     >>> print(f"{cxent.linear_cross_entropy([[1.0, 2.0, 3.0]], W, [2]):.5f}")
     0.17615
     """
-    h = np.asarray(hidden)
-    w = np.asarray(weight)
-    dt = np.result_type(h.dtype, w.dtype, np.float32)
-    if dt not in (np.float32, np.float64):
-        dt = np.dtype(np.float64)
-    h = np.ascontiguousarray(h, dtype=dt)
-    w = np.ascontiguousarray(w, dtype=dt)
-    if h.ndim != 2 or w.ndim != 2 or h.shape[1] != w.shape[1]:
-        raise ValueError(f"hidden (N, D) and weight (V, D) must share D; got {h.shape} and "
-                         f"{w.shape}")
-    N, _ = h.shape
-    V = w.shape[0]
-    if V == 0:
-        raise ValueError("weight has no rows (no classes)")
-    b = None
-    if bias is not None:
-        b = np.ascontiguousarray(bias, dtype=dt)
-        if b.shape != (V,):
-            raise ValueError(f"bias must have shape ({V},), got {b.shape}")
-    t = np.asarray(target)
-    if t.dtype.kind not in "iu" or t.shape != (N,):
-        raise ValueError(f"target must hold integer class indices of shape ({N},); got "
-                         f"{t.dtype} {t.shape}")
-    y = _as_labels(t)
+    lin = _LinearProblem.prepare(hidden, weight, target, bias, ignore_index, label_smoothing,
+                                 chunk_size, n_threads)
     red = check_reduction(reduction)
-    eps = check_label_smoothing(label_smoothing)
-    ignore = check_ignore_index(ignore_index)
-    nt = check_n_threads(n_threads)
-    dtt = dt.type
-    wd = _NO_WEIGHTS[dtt]
-    denom, _, bad = _kernels.label_stats(y.reshape(1, N), wd, False, ignore, V)
-    if bad >= 0:
-        raise ValueError(f"target holds class index {int(y[bad])} at position ({bad},), outside "
-                         f"[0, {V})")
+    total, losses, grads = lin.run(red, return_grad)
+    dtt = lin.h.dtype.type
+    if red == "none":
+        loss = losses
+    elif red == "sum":
+        loss = dtt(total)
+    else:
+        loss = dtt(total / lin.denom) if lin.denom else dtt(np.nan)
+    if return_grad:
+        return loss, grads
+    return loss
+
+
+@dataclass(frozen=True)
+class _LinearProblem:
+    """The validated inputs of a linear cross-entropy (shared with cxent.torch's backward)."""
+
+    h: np.ndarray          # (N, D) C-contiguous, float32/float64
+    w: np.ndarray          # (V, D) same dtype
+    b: np.ndarray | None   # (V,)
+    y: np.ndarray          # (N,) int64 class indices, checked
+    eps: float
+    ignore: int
+    denom: float           # the denominator of "mean": targets not ignored
+    chunk_size: int
+    n_threads: int
+
+    @classmethod
+    def prepare(cls, hidden, weight, target, bias, ignore_index, label_smoothing, chunk_size,
+                n_threads):
+        h = as_array(hidden, "hidden")
+        w = as_array(weight, "weight")
+        dt = np.result_type(h.dtype, w.dtype, np.float32)
+        if dt not in (np.float32, np.float64):
+            dt = np.dtype(np.float64)
+        h = np.ascontiguousarray(h, dtype=dt)
+        w = np.ascontiguousarray(w, dtype=dt)
+        if h.ndim != 2 or w.ndim != 2 or h.shape[1] != w.shape[1]:
+            raise ValueError(f"hidden (N, D) and weight (V, D) must share D; got {h.shape} and "
+                             f"{w.shape}")
+        N, V = h.shape[0], w.shape[0]
+        if V == 0:
+            raise ValueError("weight has no rows (no classes)")
+        b = None
+        if bias is not None:
+            b = np.ascontiguousarray(as_array(bias, "bias"), dtype=dt)
+            if b.shape != (V,):
+                raise ValueError(f"bias must have shape ({V},), got {b.shape}")
+        t = as_array(target, "target")
+        if t.dtype.kind not in "iu" or t.shape != (N,):
+            raise ValueError(f"target must hold integer class indices of shape ({N},); got "
+                             f"{t.dtype} {t.shape}")
+        y = _as_labels(t)
+        eps = check_label_smoothing(label_smoothing)
+        ignore = check_ignore_index(ignore_index)
+        nt = check_n_threads(n_threads)
+        denom, _, bad = _kernels.label_stats(y.reshape(1, N), _NO_WEIGHTS[dt.type], False,
+                                             ignore, V)
+        if bad >= 0:
+            raise ValueError(f"target holds class index {int(y[bad])} at position ({bad},), "
+                             f"outside [0, {V})")
+        if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
+            chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
+        chunk_size = max(1, min(int(chunk_size), max(N, 1)))
+        return cls(h, w, b, y, eps, ignore, denom, chunk_size, nt)
+
+    def run(self, red, want_grad, row_scale=None):
+        return _linear_chunks(self.h, self.w, self.b, self.y, red, self.eps, self.ignore,
+                              self.denom, want_grad, self.chunk_size, self.n_threads, row_scale)
+
+
+def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, nt,
+                   row_scale=None):
+    """The chunk loop of linear_cross_entropy on validated arrays: returns (sum of the losses,
+    per-row losses for "none" else None, (grad_hidden, grad_weight, grad_bias) or None).
+
+    `row_scale` (N,), with "none", multiplies each row's gradient before the matrix products:
+    the backward of per-row losses given their upstream gradient (cxent.torch)."""
+    N, V = h.shape[0], w.shape[0]
+    dt = h.dtype
+    wd = _NO_WEIGHTS[dt.type]
     scale = 1.0 / denom if red == "mean" and denom else 1.0
-    if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
-        chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
-    chunk_size = max(1, min(int(chunk_size), max(N, 1)))
     logits = np.empty((chunk_size, V), dt)
-    grad_buf = np.empty((chunk_size, V), dt) if return_grad else None
+    grad_buf = np.empty((chunk_size, V), dt) if want_grad else None
     losses = np.empty(N, dt) if red == "none" else None
-    gh = np.empty_like(h) if return_grad else None
-    gw = np.zeros_like(w) if return_grad else None
-    gb = np.zeros(V, dt) if (return_grad and b is not None) else None
-    tmp = np.empty_like(w) if return_grad else None  # g.T @ h of a chunk, reused
+    gh = np.empty_like(h) if want_grad else None
+    gw = np.zeros_like(w) if want_grad else None
+    gb = np.zeros(V, dt) if (want_grad and b is not None) else None
+    tmp = np.empty_like(w) if want_grad else None  # g.T @ h of a chunk, reused
     total = 0.0
     for start in range(0, N, chunk_size):
         stop = min(N, start + chunk_size)
@@ -223,26 +271,20 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
         np.matmul(h[start:stop], w.T, out=z)
         if b is not None:
             z += b
-        g3 = grad_buf[:n].reshape(1, n, V) if return_grad else np.empty((0, 0, 0), dt)
-        l2 = losses[start:stop].reshape(1, n) if losses is not None else _NO_ROWS[dtt]
+        g3 = grad_buf[:n].reshape(1, n, V) if want_grad else np.empty((0, 0, 0), dt)
+        l2 = losses[start:stop].reshape(1, n) if losses is not None else _NO_ROWS[dt.type]
         s, _, _ = _kernels.class_index_loss(
             z.reshape(1, n, V), y[start:stop].reshape(1, n), wd, l2, g3, False, False,
-            losses is not None, return_grad, ignore, eps, float(V), scale, nt)
+            losses is not None, want_grad, ignore, eps, float(V), scale, nt)
         total += s
-        if return_grad:
+        if want_grad:
             g = grad_buf[:n]
+            if row_scale is not None:
+                g *= row_scale[start:stop, None]
             np.matmul(g, w, out=gh[start:stop])
             np.matmul(g.T, h[start:stop], out=tmp)
             gw += tmp
             if gb is not None:
                 gb += g.sum(axis=0)
-    if red == "none":
-        loss = losses
-    elif red == "sum":
-        loss = dtt(total)
-    else:
-        loss = dtt(total / denom) if denom else dtt(np.nan)
-    if return_grad:
-        return loss, (gh, gw, gb)
-    return loss
+    return total, losses, ((gh, gw, gb) if want_grad else None)
 

@@ -15,7 +15,7 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
-__all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_real_array", "broadcast_pair",
+__all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_array", "as_real_array", "broadcast_pair",
            "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
            "check_out", "check_reduction", "fast_threads",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
@@ -24,13 +24,35 @@ NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def as_array(x, name):
+    """Any array-like as an ndarray, without a copy where its memory allows.
+
+    ndarrays pass through; objects with ``__array__`` (CPU torch tensors among them) go through
+    ``np.asarray``, objects with only ``__dlpack__`` through ``np.from_dlpack``.  A torch tensor
+    that requires grad or lives on another device is a TypeError that says what to do.
+    """
+    if type(x) is np.ndarray:
+        return x
+    if type(x).__module__.partition(".")[0] == "torch":
+        if getattr(x, "requires_grad", False):
+            raise TypeError(f"{name} is a tensor that requires grad: use cxent.torch for "
+                            f"autograd, or pass {name}.detach()")
+        device = getattr(x, "device", None)
+        if device is not None and device.type != "cpu":
+            raise TypeError(f"{name} is a tensor on device {device}; cxent computes on the CPU "
+                            f"(move it with .cpu())")
+    if not hasattr(x, "__array__") and hasattr(x, "__dlpack__"):
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
 def as_real_array(x, name):
     """`x` as an aligned, native-byte-order float32 or float64 ndarray.
 
     float32 and float64 pass through without a copy; other real dtypes (bool, integers, float16,
     longdouble) are converted to float64.  Complex, object, string and time dtypes raise TypeError.
     """
-    a = x if type(x) is np.ndarray else np.asarray(x)
+    a = as_array(x, name)
     dt = a.dtype
     if dt not in NATIVE_FLOATS:
         if dt.kind not in "biuf":

@@ -109,8 +109,8 @@ MUTANTS = [
     # --- Python layer -------------------------------------------------------------------------
     Mutant("P01", L, "ignore = check_ignore_index(ignore_index)", "ignore = -100",
            "nll_loss ignores a custom ignore_index", nth=2),
-    Mutant("P02", "src/cxent/_scale.py", "losses is not None, return_grad, ignore, eps",
-           "losses is not None, return_grad, -100, eps",
+    Mutant("P02", "src/cxent/_scale.py", "losses is not None, want_grad, ignore, eps",
+           "losses is not None, want_grad, -100, eps",
            "linear_cross_entropy ignores a custom ignore_index in the kernel"),
     Mutant("P03", "src/cxent/dask.py", "return da.expand_dims(out, ax) if keepdims else out",
            "return out", "cxent.dask.logsumexp ignores keepdims"),
@@ -271,9 +271,13 @@ def main(argv=None):
                 print(detail)
                 return 100
         survivors = []
+        stale = False  # the built kernels are those of a compiled mutant, since restored
         for m in chosen:
             path = tree / m.path
             original = path.read_text()
+            if stale and not _compiled(m):
+                _build(tree, scratch / "build.log")
+                stale = False
             path.write_text(_apply(original, m))
             try:
                 if _compiled(m) and not _build(tree, scratch / f"build-{m.id}.log"):
@@ -292,8 +296,7 @@ def main(argv=None):
                     survivors.append((m, verdict))
             finally:
                 path.write_text(original)
-                if _compiled(m):
-                    _build(tree, scratch / "build.log")
+                stale = stale or _compiled(m)
         print(f"\n{len(chosen) - len(survivors)} of {len(chosen)} mutants caught without "
               f"PyTorch{'' if torch else ' (PyTorch is not installed here)'}; "
               f"{len(survivors)} survivors of that run" + (":" if survivors else "."))
