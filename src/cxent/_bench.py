@@ -24,8 +24,8 @@ CASES = [
 ]
 QUICK_CASES = [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32), (1, 3, np.float64)]
 OPS = ["cross_entropy+grad", "cross_entropy", "softmax", "log_softmax", "logsumexp",
-       "linear_cross_entropy"]
-ROW_OPS = OPS[:-1]
+       "linear_cross_entropy", "torch"]
+ROW_OPS = OPS[:-2]
 
 
 def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0):
@@ -268,9 +268,14 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 rows.append({"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt,
                              "op": op, "seconds": res, "cxent_gbs": gbs})
     linear = bench_linear(quick, threads, out) if "linear_cross_entropy" in ops else []
+    steps = []
+    if "torch" in ops:
+        from ._bench_torch import bench_torch
+
+        steps = bench_torch(quick, threads, out)
     report = {"bandwidth_gbs": bw, "machine": platform.machine(), "cpus": os.cpu_count(),
               "numpy": np.__version__, "cxent": cxent.__version__, "rows": rows,
-              "linear_cross_entropy": linear}
+              "linear_cross_entropy": linear, "torch_steps": steps}
     if json_file:
         with open(json_file, "w") as f:
             json.dump(report, f, indent=1)

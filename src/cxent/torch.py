@@ -68,6 +68,8 @@ def _scaled(grad, grad_output, reduction, class_dim):
     """The saved gradient times grad_output: a scalar, or one value per position ("none")."""
     if reduction == "none" and grad_output.dim():
         grad_output = grad_output.unsqueeze(class_dim)
+    elif grad_output.numel() == 1 and grad_output.item() == 1.0:
+        return grad  # loss.backward(): no pass over the gradient
     return grad * grad_output.to(grad.dtype)
 
 
