@@ -61,19 +61,9 @@ static inline int cx_in_forked_child(void) { return 0; }
 #endif
 
 /* bit 0: AVX2 and FMA usable (CPU and OS); bit 1: AVX-512 F, DQ, VL and BW usable */
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-static inline int cx_cpu_features(void) {
-    int f = 0;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        f |= 1;
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-            f |= 2;
-    }
-    return f;
-}
-#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+/* MSVC's intrinsics first: clang-cl defines __clang__ too, and takes them (so that an MSVC-mode
+   compile checks this branch) */
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
 #include <intrin.h>
 static inline int cx_cpu_features(void) {
     int r[4], f = 0;
@@ -89,6 +79,18 @@ static inline int cx_cpu_features(void) {
         && ((r[1] >> 16) & 1) && ((r[1] >> 17) & 1)      /* AVX512F, AVX512DQ */
         && ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1))     /* AVX512BW, AVX512VL */
         f |= 2;
+    return f;
+}
+#elif (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+static inline int cx_cpu_features(void) {
+    int f = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        f |= 1;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+            f |= 2;
+    }
     return f;
 }
 #else

@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(_MSC_VER) && !defined(__clang__)
+#if defined(_MSC_VER)  /* MSVC, and clang-cl (which takes both spellings) */
 #define CX_PRAGMA(x) __pragma(x)
 #define CX_INLINE static __forceinline
 #else

@@ -1,0 +1,37 @@
+/* A translation unit using every function of cxent's C headers, for the MSVC-mode syntax
+   check (.ci/msvc-syntax): GCC-only constructs in _simd.h or _cxent_platform.h fail here
+   before a Windows build meets them. */
+#include "_simd.h"
+#include "_cxent_platform.h"
+
+double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, ptrdiff_t n) {
+    double cnt, acc = 0.0;
+    acc += cx_exp_d(xd[0]) + cx_exp_f(xf[0]) + cx_exp_diff_f(xf[0], xf[1]) + cx_log1p_d(xd[1]);
+    acc += cx_max_d(xd, n) + cx_max_f(xf, n);
+    acc += cx_sumexp_rest_d(xd, n, xd[0], od, &cnt) + cx_sumexp_rest_f(xf, n, xf[0], of, &cnt);
+    cx_scale_d(od, od, n, 0.5);
+    cx_scale_f(of, of, n, 0.5);
+    cx_logsub_d(xd, od, n, xd[0], 1.0);
+    cx_logsub_f(xf, of, n, xf[0], 1.0);
+    cx_scale_lanes_d(od, xd, n);
+    cx_scale_lanes_f(of, xd, n);
+    {
+        ptrdiff_t off[CX_TILE] = {0}, lab[CX_TILE] = {0};
+        double td[4 * CX_TILE], rest[CX_TILE], tot[CX_TILE], logt[CX_TILE], val[CX_TILE];
+        float tf[4 * CX_TILE], mf[CX_TILE], shf[CX_TILE];
+        cx_tile_gather_d(xd, off, 1, 2, td);
+        cx_tile_gather_f(xf, off, 1, 2, tf);
+        cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od, od + 1, rest, tot, logt);
+        cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, mf, shf, rest, tot, logt);
+        cx_tile_labels_d(td, td, lab, xd, 1, 1, od, rest, tot, logt, rest, 0.1, 2.0, 1.0, 2, val,
+                         od, od);
+        cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, 1.0, 2, val,
+                         od, od);
+        cx_tile_scatter_d(td, 1, 2, od, off);
+        cx_tile_scatter_f(tf, 1, 2, of, off);
+        acc += val[0];
+    }
+    acc += cx_omp_max_threads() + cx_cpu_features() + cx_install_fork_handler()
+           + cx_in_forked_child() + CX_HAVE_OPENMP + CX_OPENMP_VERSION;
+    return acc + (double)cx_omp_runtime_path()[0];
+}
