@@ -22,6 +22,7 @@ import os
 import platform
 import shlex
 import sys
+import sysconfig
 import tempfile
 
 from Cython.Build import cythonize
@@ -84,9 +85,19 @@ ISA_PROBE = "int main(void) { return 0; }\n"
 
 
 def _targets_x86():
-    if "arm64" in os.environ.get("ARCHFLAGS", ""):  # macOS cross-compilation for Apple silicon
+    """True when the extension is built for x86-64: the target, not the build machine.
+
+    A cross-compilation names its target in _PYTHON_HOST_PLATFORM (which sysconfig.get_platform()
+    reports: cibuildwheel's Windows ARM64 builds, crossenv) or, on macOS, in ARCHFLAGS."""
+    archflags = os.environ.get("ARCHFLAGS", "")  # macOS: cibuildwheel sets "-arch <target>"
+    if "arm64" in archflags:
         return False
-    return platform.machine().lower() in ("x86_64", "amd64", "x64")
+    if "x86_64" in archflags:
+        return True
+    target = sysconfig.get_platform().lower()
+    if target.endswith("universal2"):  # a universal2 interpreter builds for the machine
+        target = platform.machine().lower()
+    return target.endswith(("x86_64", "amd64", "x64"))
 
 
 def _compiles(compiler, cflags):
