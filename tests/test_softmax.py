@@ -225,3 +225,26 @@ def test_subnormal_probabilities_are_rounded_once(K, dtype):
     spacing = np.finfo(dtype).smallest_subnormal
     assert np.all(np.abs(p.astype(np.float64) - want.astype(np.float64)) <= spacing)
     assert np.all(p > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_d_input_is_one_element_along_axis_0(dtype):
+    # PyTorch's rule (torch.softmax(torch.tensor(3.), 0) == 1); SciPy gives the same values
+    x = dtype(3.0)
+    for axis in (0, -1):
+        p = cxent.softmax(x, axis=axis)
+        assert p.shape == () and p.dtype == dtype and p == 1.0
+        lp = cxent.log_softmax(np.array(x), axis=axis)
+        assert lp.shape == () and lp == 0.0
+    assert cxent.logsumexp(x) == 3.0 and type(cxent.logsumexp(x)) is dtype
+    assert cxent.logsumexp(x, axis=None) == 3.0
+    assert cxent.logsumexp(x, axis=(0,), keepdims=True) == 3.0
+    r, sign = cxent.logsumexp(x, b=dtype(-2.0), return_sign=True)
+    np.testing.assert_allclose(r, 3.0 + np.log(2.0), rtol=1e-6)
+    assert sign == -1.0
+    assert cxent.softmax(np.inf) != cxent.softmax(np.inf)  # nan, as a 1-element +inf row
+    out = np.empty((), dtype)
+    assert cxent.softmax(x, out=out) is out and out == 1.0
+    for f in (cxent.softmax, cxent.log_softmax, cxent.logsumexp):
+        with pytest.raises(np.exceptions.AxisError, match="axis 1 is out of bounds for a 0-d"):
+            f(x, axis=1)

@@ -29,8 +29,8 @@ def test_bad_axis(fn):
         fn(X, axis=-3)
     with pytest.raises(TypeError, match=r"axis must be an integer, got 1\.0"):
         fn(X, axis=1.0)
-    with pytest.raises(ValueError, match="out of bounds for array of dimension 0"):
-        fn(3.0)
+    with pytest.raises(ValueError, match="axis 1 is out of bounds for a 0-d array"):
+        fn(3.0, axis=1)  # a 0-d input is one element along axis 0 / -1
 
 
 @pytest.mark.parametrize("n", [0, -1])

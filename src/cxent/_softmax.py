@@ -9,6 +9,8 @@ from ._validate import (
     as_real_array,
     broadcast_pair,
     check_n_threads,
+    check_out,
+    check_scalar_axis,
     fast_threads,
     finish_out,
     merge_axes,
@@ -128,6 +130,13 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
         return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
+    if a.ndim == 0:  # one element along axis 0 / -1 (PyTorch's rule; SciPy's values)
+        check_scalar_axis(axis, "x")
+        if out is not None:
+            check_out(out, (), a.dtype)
+        res = _softmax_impl(a.reshape(1), 0, None if out is None else out.reshape(1), nt or None,
+                            log_space)
+        return res.reshape(()) if out is None else out
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
     result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
@@ -196,6 +205,11 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
         bb, a = broadcast_pair(as_real_array(b, "b"), a,
                                "b of shape {a} does not broadcast against x of shape {b}")
     nd = a.ndim
+    if nd == 0:  # one element along axis 0 / -1 (PyTorch's rule; SciPy's values); 0-d result
+        check_scalar_axis(axis, "x")
+        a = a.reshape(1)
+        bb = None if bb is None else bb.reshape(1)
+        axis, keepdims, nd = 0, False, 1
     if axis is None or isinstance(axis, tuple):
         axes = normalize_axes(axis, nd, "x")
         a = merge_axes(a, axes)

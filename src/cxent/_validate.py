@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 __all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_array", "as_real_array", "broadcast_pair",
            "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
-           "check_out", "check_reduction", "fast_threads",
+           "check_out", "check_reduction", "check_scalar_axis", "fast_threads",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -118,6 +118,19 @@ def normalize_axis(axis, ndim, name):
     except TypeError:
         raise TypeError(f"axis must be an integer, got {axis!r}") from None
     return normalize_axis_index(ax, ndim, name)
+
+
+def check_scalar_axis(axis, name):
+    """The axes a 0-d input may be reduced along: None, 0, -1 or a tuple of those (it counts as
+    one element along axis 0 / -1, PyTorch's rule)."""
+    for ax in () if axis is None else axis if isinstance(axis, tuple) else (axis,):
+        try:
+            ok = operator.index(ax) in (0, -1)
+        except TypeError:
+            raise TypeError(f"axis must be an integer, got {ax!r}") from None
+        if not ok:
+            raise np.exceptions.AxisError(f"{name}: axis {ax} is out of bounds for a 0-d array "
+                                          f"(only axis 0 or -1)")
 
 
 def check_out(out, shape, dtype, name="out"):
