@@ -45,9 +45,10 @@ def test_score_errors(rng):
     x = rng.standard_normal((5, 3))
     with pytest.raises(ValueError, match=r"labels have shape \(4,\)"):
         cxent.score(x, np.zeros(4, int))
-    with pytest.raises(ValueError, match=r"class index 3 at position 2"):
+    with pytest.raises(ValueError,
+                       match=r"labels hold class index 3 at position \(2,\), outside \[0, 3\)"):
         cxent.score(x, np.array([0, 1, 3, 0, 0]), batch_size=2)
-    with pytest.raises(TypeError, match="labels must be integers"):
+    with pytest.raises(TypeError, match="labels must hold integer class indices; got dtype float"):
         cxent.score(x, np.zeros(5))
     with pytest.raises(ValueError, match=r"logits must have shape \(n_samples, n_classes\)"):
         cxent.score(x[0], np.zeros(3, int))
@@ -57,11 +58,19 @@ def test_score_errors(rng):
         cxent.score(x, np.zeros(5, int), topk=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         cxent.score(x, np.zeros(5, int), batch_size=0)
-    with pytest.raises(ValueError, match=r"out must be an ndarray of shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"out has shape \(4,\), expected \(5,\)"):
         cxent.score(x, np.zeros(5, int), out=np.zeros(4))
+    with pytest.raises(TypeError, match=r"out must be a numpy\.ndarray, got list"):
+        cxent.score(x, np.zeros(5, int), out=[0.0] * 5)
+    for k in (2.7, True, "3"):
+        with pytest.raises(TypeError, match="topk must be a positive integer"):
+            cxent.score(x, np.zeros(5, int), topk=k)
+    # the most negative int64 is an invalid label like any other (not an IndexError)
+    with pytest.raises(ValueError, match=r"class index -9223372036854775808 at position \(3,\)"):
+        cxent.score(x, np.array([0, 1, 2, -(2**63), 0]), batch_size=2)
     with pytest.raises(ValueError, match="n_threads"):
         cxent.score(x, np.zeros(5, int), n_threads=0)
-    with pytest.raises(ValueError, match=r"class index -1 at position 4"):
+    with pytest.raises(ValueError, match=r"class index -1 at position \(4,\)"):
         cxent.score(x, np.array([0, 1, 2, 0, -1]))
 
 
@@ -125,7 +134,7 @@ def test_score_command(tmp_path, rng):
     np.save(tmp_path / "bad.npy", bad)
     for args, msg in [(("nope.npy", "y.npy"), "no such file: nope.npy"),
                       (("x.npy", "short.npy"), "short.npy has shape (10,) but x.npy has 1000"),
-                      (("x.npy", "bad.npy"), "class index 10 at position 5")]:
+                      (("x.npy", "bad.npy"), "class index 10 at position (5,)")]:
         res = _cli(*args, cwd=tmp_path)
         assert res.returncode == 2
         assert msg in res.stderr
@@ -168,8 +177,8 @@ def test_linear_cross_entropy_against_reference(dtype, reduction, with_bias, ign
     (((3, 4), (5, 3), (3,)), {}, ValueError, r"hidden \(N, D\) and weight \(V, D\) must share D"),
     (((3, 4), (0, 4), (3,)), {}, ValueError, r"weight has no rows"),
     (((3, 4), (5, 4), (3,)), {"bias": np.zeros(4)}, ValueError, r"bias must have shape \(5,\)"),
-    (((3, 4), (5, 4), (4,)), {}, ValueError, r"target must hold integer class indices of shape"),
-    (((3, 4), (5, 4), "float"), {}, (TypeError, ValueError), r"target"),
+    (((3, 4), (5, 4), (4,)), {}, ValueError, r"target of class indices has shape \(4,\)"),
+    (((3, 4), (5, 4), "float"), {}, TypeError, r"target must hold integer class indices"),
     (((3, 4), (5, 4), "bad"), {}, ValueError, r"class index 5 at position \(1,\)"),
     (((3, 4), (5, 4), (3,)), {"reduction": "avg"}, ValueError, r"reduction"),
     (((3, 4), (5, 4), (3,)), {"label_smoothing": 2.0}, ValueError, r"label_smoothing"),

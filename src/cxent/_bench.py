@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-import cxent
+from . import _losses, _scale, _softmax, show_config
+from ._version import __version__
 
 # cross-entropy forward + gradient, integer labels, mean reduction; (N, K, dtype)
 CASES = [
@@ -154,12 +155,12 @@ def scipy_peer(n_threads):
 
 
 def cxent_peer(n_threads):
-    return {"cross_entropy+grad": lambda x, y: cxent.cross_entropy(x, y, return_grad=True,
+    return {"cross_entropy+grad": lambda x, y: _losses.cross_entropy(x, y, return_grad=True,
                                                                    n_threads=n_threads),
-            "cross_entropy": lambda x, y: cxent.cross_entropy(x, y, n_threads=n_threads),
-            "softmax": lambda x, y: cxent.softmax(x, n_threads=n_threads),
-            "log_softmax": lambda x, y: cxent.log_softmax(x, n_threads=n_threads),
-            "logsumexp": lambda x, y: cxent.logsumexp(x, n_threads=n_threads)}
+            "cross_entropy": lambda x, y: _losses.cross_entropy(x, y, n_threads=n_threads),
+            "softmax": lambda x, y: _softmax.softmax(x, n_threads=n_threads),
+            "log_softmax": lambda x, y: _softmax.log_softmax(x, n_threads=n_threads),
+            "logsumexp": lambda x, y: _softmax.logsumexp(x, n_threads=n_threads)}
 
 
 PEERS = {"cxent": cxent_peer, "torch": torch_peer, "sklearn": sklearn_peer, "scipy": scipy_peer,
@@ -189,12 +190,12 @@ def _fmt_time(t):
 
 def tour(out=print):
     """The worked example and a quick speed comparison (well under 30 s)."""
-    out(f"cxent {cxent.__version__}: compiled softmax and cross-entropy for NumPy\n")
+    out(f"cxent {__version__}: compiled softmax and cross-entropy for NumPy\n")
     W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
     x = np.array([1.0, 2.0, 3.0])
     z = W @ x
-    p = cxent.softmax(z)
-    loss, grad = cxent.cross_entropy(z, 2, return_grad=True)
+    p = _softmax.softmax(z)
+    loss, grad = _losses.cross_entropy(z, 2, return_grad=True)
     with np.printoptions(precision=5, suppress=True):
         out("The worked example: a linear layer W @ x, then softmax and cross-entropy")
         out(f"  W = {W.tolist()},  x = {x.tolist()}")
@@ -202,8 +203,8 @@ def tour(out=print):
         out(f"  p = softmax(z)            = {p}   (rounded: {p.round(2)})")
         out(f"  loss = -log(p[2]), label 2 = {loss:.5f}   (-log(0.84) = {-np.log(0.84):.2f})")
         out(f"  dloss/dz = p - onehot(2)  = {grad}")
-        out(f"  softmax([1, 2, 3])        = {cxent.softmax([1.0, 2.0, 3.0]).round(2)}")
-    cfg = cxent.show_config("dicts")["openmp"]
+        out(f"  softmax([1, 2, 3])        = {_softmax.softmax([1.0, 2.0, 3.0]).round(2)}")
+    cfg = show_config("dicts")["openmp"]
     out(f"\nOpenMP: {'on' if cfg['built_with'] else 'off'}, {cfg['max_threads']} threads by "
         f"default\n")
     out("Speed: cross-entropy forward + gradient (integer labels, mean), median wall time,")
@@ -234,7 +235,7 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
     row_ops = [op for op in ops if op in ROW_OPS]
     budget = 0.3 if quick else 1.0
     bw = bandwidth_gbs()
-    out(f"cxent {cxent.__version__} bench on {platform.machine()} "
+    out(f"cxent {__version__} bench on {platform.machine()} "
         f"({os.cpu_count()} CPUs), {platform.python_implementation()} "
         f"{platform.python_version()}, numpy {np.__version__}")
     out(f"measured read+write bandwidth (one core, large copy): {bw:.1f} GB/s\n")
@@ -274,7 +275,7 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
 
         steps = bench_torch(quick, threads, out)
     report = {"bandwidth_gbs": bw, "machine": platform.machine(), "cpus": os.cpu_count(),
-              "numpy": np.__version__, "cxent": cxent.__version__, "rows": rows,
+              "numpy": np.__version__, "cxent": __version__, "rows": rows,
               "linear_cross_entropy": linear, "torch_steps": steps}
     if json_file:
         with open(json_file, "w") as f:
@@ -299,11 +300,11 @@ def bench_linear(quick, threads, out=print):
 
     def naive():
         z = h @ w.T
-        loss, g = cxent.cross_entropy(z, y, return_grad=True)
+        loss, g = _losses.cross_entropy(z, y, return_grad=True)
         return loss, (g @ w, g.T @ h)
 
     def fused():
-        return cxent.linear_cross_entropy(h, w, y, return_grad=True)
+        return _scale.linear_cross_entropy(h, w, y, return_grad=True)
 
     def peak(f):
         tracemalloc.start()
@@ -337,7 +338,7 @@ def bench_linear(quick, threads, out=print):
 
             torch_fns["torch linear_cross_entropy"] = torch_fused
     for nt in threads:
-        t_fused = median_time(lambda nt=nt: cxent.linear_cross_entropy(h, w, y, return_grad=True,
+        t_fused = median_time(lambda nt=nt: _scale.linear_cross_entropy(h, w, y, return_grad=True,
                                                                        n_threads=nt),
                               min_repeat=3, budget=budget)
         t_naive = median_time(naive, min_repeat=3, budget=budget)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-import cxent
+from ._metrics import log_loss
 
 
 def demo(figure="cxent-digits.png", out=print):
@@ -44,8 +44,8 @@ def demo(figure="cxent-digits.png", out=print):
                 model.fit(Xtr, ytr)
         fit_s = time.perf_counter() - t0
         rows[name] = (model.score(Xtr, ytr), model.score(Xte, yte),
-                      cxent.log_loss(ytr, model.predict_proba(Xtr)),
-                      cxent.log_loss(yte, model.predict_proba(Xte)), fit_s, model.n_iter_[0])
+                      log_loss(ytr, model.predict_proba(Xtr)),
+                      log_loss(yte, model.predict_proba(Xte)), fit_s, model.n_iter_[0])
     out("(BLAS limited to one thread for both fits)")
     out(f"\n{'model':28s} {'train acc':>9s} {'test acc':>9s} {'train loss':>10s} "
         f"{'test loss':>10s} {'fit':>8s} {'iters':>6s}")

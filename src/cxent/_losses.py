@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import _labels
 from ._isa import kernels as _kernels
 from ._validate import (
     NATIVE_FLOATS,
@@ -135,15 +136,24 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
                                      fast_threads(n_threads))
         if res is not None:
             return res
-    x = as_real_array(logits, "logits")
     red = check_reduction(reduction)
+    loss, grad, total, denom, dt = _cross_entropy(logits, target, axis, weight, ignore_index,
+                                                  red, label_smoothing, return_grad, n_threads)
+    return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smoothing,
+                   return_grad, n_threads):
+    """The general path of cross_entropy: (per-position losses or None, gradient or None, sum
+    of the losses, denominator of "mean", dtype).  cxent.dask combines chunks from it."""
+    x = as_real_array(logits, "logits")
     nt = check_n_threads(n_threads)
     eps = check_label_smoothing(label_smoothing)
     ignore = check_ignore_index(ignore_index)
     ax = normalize_axis(axis, x.ndim, "logits")
     lay = Layout(x, ax)
     t = as_array(target, "target")
-    probs = _target_kind(t, x.shape, lay.reduced_shape, ax)
+    probs = _labels.kind(t, x.shape, lay.reduced_shape, ax)
     K, M = lay.K, lay.M
     if K == 0 and M:
         raise ValueError(f"logits of shape {x.shape} have no classes along axis {ax}")
@@ -161,7 +171,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
                                          nt, ax, nll=False)
-    return _finish(red, loss, grad, total, denom, dt, return_grad)
+    return loss, grad, total, denom, dt
 
 
 def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
@@ -204,7 +214,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     ax = normalize_axis(axis, x.ndim, "log_probs")
     lay = Layout(x, ax)
     t = as_array(target, "target")
-    if _target_kind(t, x.shape, lay.reduced_shape, ax, "log_probs"):
+    if _labels.kind(t, x.shape, lay.reduced_shape, ax, "log_probs"):
         raise TypeError("nll_loss takes integer class indices; for probability targets use "
                         "cross_entropy")
     if lay.K == 0 and lay.M:
@@ -214,7 +224,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
                                      ax, nll=True)
-    return _finish(red, loss, grad, total, denom, dt, return_grad)
+    return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
 
 
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
@@ -305,30 +315,6 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     return loss
 
 
-def _target_kind(t, shape, lshape, ax, name="logits"):
-    """True for probability targets, False for class indices; clear errors otherwise."""
-    kind = t.dtype.kind
-    if kind in "iu":
-        if t.shape != lshape:
-            raise ValueError(
-                f"target of class indices has shape {t.shape}; {name} of shape {shape} with "
-                f"classes along axis {ax} need shape {lshape}")
-        return False
-    if kind == "f":
-        if t.shape == shape:
-            return True
-        if t.shape == lshape:
-            raise TypeError(
-                f"target holds floats ({t.dtype}) in the shape of class indices {lshape}; pass "
-                f"integer class indices (e.g. target.astype(np.int64)) or probabilities of "
-                f"shape {shape}")
-        raise ValueError(
-            f"target has shape {t.shape}; {name} of shape {shape} need class indices of shape "
-            f"{lshape} or probabilities of shape {shape}")
-    raise TypeError(
-        f"target must hold integer class indices or float probabilities; got dtype {t.dtype}")
-
-
 def _outputs(lay, dt, want_loss, want_grad):
     loss, l2 = lay.new_reduced(dt) if want_loss else (None, _NO_ROWS[dt])
     grad, g3 = lay.new(dt) if want_grad else (None, _NO_GRAD[dt])
@@ -341,8 +327,8 @@ def _weights_or_dummy(w, dt):
 
 def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     """cross_entropy of C-contiguous (N, K) logits and (N,) int64 class indices without the
-    keywords' extras, in few microseconds; None sends the call to the general path (which also
-    reports bad input: invalid labels, ignored ones, any other layout)."""
+    keywords' extras, in few microseconds, by the rules of the general path (_labels); None
+    sends any other call to the general path."""
     flags = x.flags
     if not (x.ndim == 2 and (axis == -1 or axis == 1) and x.dtype in NATIVE_FLOATS
             and flags.c_contiguous and flags.aligned and y.dtype == _INT64 and y.ndim == 1
@@ -355,11 +341,15 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     dt = x.dtype.type
     loss = np.empty(N, dt) if reduction == "none" else None
     grad = np.empty((N, K), dt) if return_grad else None
-    total, bad, counted = _kernels.class_index_loss_c(
-        x, y, loss, grad, K, 1.0 / N if reduction == "mean" else 1.0, nt)
-    if bad >= 0 or counted != N:
-        return None
-    return _finish(reduction, loss, grad, total, N, dt, return_grad)
+    mean = reduction == "mean"
+    total, bad, counted = _kernels.class_index_loss_c(x, y, loss, grad, K,
+                                                      1.0 / N if mean else 1.0, nt)
+    if bad >= 0:
+        raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
+    if mean and return_grad and counted != N and counted:
+        # some positions were ignored: the gradient of "mean" is scaled by 1 / counted
+        _kernels.class_index_loss_c(x, y, None, grad, K, 1.0 / counted, nt)
+    return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)
 
 
 def _scale(red, denom):
@@ -375,16 +365,21 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
     and counts the labels itself, and in the rare case that some were ignored runs again with
     the right scale (never a NumPy pass over the result).
     """
-    y = lay.label_rows(_as_labels(t))
+    y = lay.label_rows(_labels.as_int64(t))
     dt = x.dtype.type
     wd = _weights_or_dummy(w, dt)
     K, M = lay.K, lay.M
     has_w = w is not None
+
+    def bad_label(row):
+        pos = lay.position(row)
+        return _labels.error(t[pos], pos, K, ignore, of="log_probs" if nll else "logits", ax=ax)
+
     denom = None
     if red == "mean" and has_w:
-        denom, _, bad = _kernels.label_stats(y, wd, True, ignore, K)
+        denom, bad = _labels.denominator(y, w, ignore, K, dt)
         if bad >= 0:
-            _bad_label(t, lay, bad, K, ignore, ax, nll)
+            raise bad_label(bad)
     wsum = float(np.sum(w, dtype=np.float64)) if has_w else float(K)
     guess = denom if has_w else M
     scale = 1.0 / guess if red == "mean" and guess else 1.0
@@ -392,40 +387,10 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
     total, bad, counted = _kernels.class_index_loss(
         rows, y, wd, l2, g3, nll, has_w, red == "none", want_grad, ignore, eps, wsum, scale, nt)
     if bad >= 0:
-        _bad_label(t, lay, bad, K, ignore, ax, nll)
+        raise bad_label(bad)
     if has_w:
         return denom if red == "mean" else counted, total
     if red == "mean" and want_grad and counted != M and counted:
         total, _, _ = _kernels.class_index_loss(
             rows, y, wd, l2, g3, nll, False, False, True, ignore, eps, wsum, 1.0 / counted, nt)
     return counted, total
-
-
-def _bad_label(t, lay, row, K, ignore, ax, nll):
-    pos = lay.position(row)
-    raise ValueError(
-        f"target holds class index {t[pos]} at position {pos}, outside [0, {K}) for "
-        f"{'log_probs' if nll else 'logits'} with {K} classes along axis {ax}"
-        + (f" (and not ignore_index={ignore})" if ignore != -100 else ""))
-
-
-def _finish(red, loss, grad, total, denom, dt, return_grad):
-    if red == "none":
-        loss = loss if loss.ndim else loss[()]
-    elif red == "sum":
-        loss = dt(total)
-    else:
-        loss = dt(total / denom) if denom else dt(np.nan)
-    return (loss, grad) if return_grad else loss
-
-
-def _as_labels(t):
-    """Integer class indices as int64 (a copy only when they are of another integer dtype)."""
-    if t.dtype == _INT64 and t.flags.aligned:
-        return t
-    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size:
-        top = int(t.max())
-        if top > np.iinfo(np.int64).max:
-            pos = tuple(int(i) for i in np.unravel_index(int(np.argmax(t)), t.shape))
-            raise ValueError(f"target holds class index {top} at position {pos}, out of range")
-    return t.astype(np.int64)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _labels
 from ._isa import kernels as _kernels
-from ._losses import _NO_ROWS, _NO_WEIGHTS, _as_labels
+from ._losses import _NO_ROWS, _NO_WEIGHTS
 from ._validate import (
     as_array,
     check_ignore_index,
@@ -18,6 +19,8 @@ from ._validate import (
 )
 
 __all__ = ["ScoreResult", "linear_cross_entropy", "score"]
+
+_NO_IGNORE = -(2**63)
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,16 @@ def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, 
     n, K = x.shape
     if y.shape != (n,):
         raise ValueError(f"labels have shape {y.shape}; logits of shape {x.shape} need ({n},)")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    _labels.as_int64(y[:0], "labels")  # the dtype check, before any batch is read
     if K == 0:
         raise ValueError("logits have no classes")
-    topk = int(topk)
-    if topk < 1:
-        raise ValueError(f"topk must be a positive integer, got {topk}")
+    topk = _labels.check_topk(topk)
     nt = check_n_threads(n_threads)
-    if out is not None and (not isinstance(out, np.ndarray) or out.shape != (n,)):
-        raise ValueError(f"out must be an ndarray of shape ({n},)")
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.shape != (n,):
+            raise ValueError(f"out has shape {out.shape}, expected ({n},)")
     if batch_size is None:
         batch_size = max(1, (64 << 20) // max(1, K * x.dtype.itemsize))
     batch_size = int(batch_size)
@@ -110,15 +113,18 @@ def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, 
         xb = np.asarray(x[start:stop])
         if xb.dtype not in (np.float32, np.float64):
             xb = xb.astype(np.float64)
-        yb = _as_labels(np.asarray(y[start:stop]))
+        yb = _labels.as_int64(np.asarray(y[start:stop]), "labels")
         lb = np.empty(stop - start, xb.dtype)
-        s, bad, _ = _kernels.class_index_loss(
+        # nothing is ignored: the kernel's ignore_index is -2**63, and a class index of that
+        # value (counted out) is reported as invalid like any other
+        s, bad, counted = _kernels.class_index_loss(
             xb.reshape(1, stop - start, K), yb.reshape(1, -1), _NO_WEIGHTS[xb.dtype.type],
             lb.reshape(1, -1), np.empty((0, 0, 0), xb.dtype), False, False, True, False,
-            np.iinfo(np.int64).min, 0.0, float(K), 1.0, nt)
+            _NO_IGNORE, 0.0, float(K), 1.0, nt)
+        if bad < 0 and counted != stop - start:
+            bad = int(np.flatnonzero(yb == _NO_IGNORE)[0])
         if bad >= 0:
-            raise ValueError(f"labels hold class index {int(yb[bad])} at position "
-                             f"{start + bad}, outside [0, {K})")
+            raise _labels.error(int(yb[bad]), (start + int(bad),), K, None, name="labels")
         total += s
         # rank of the label's logit: how many logits are larger
         rank = np.count_nonzero(xb > xb[np.arange(stop - start), yb][:, None], axis=1)
@@ -223,18 +229,16 @@ class _LinearProblem:
             if b.shape != (V,):
                 raise ValueError(f"bias must have shape ({V},), got {b.shape}")
         t = as_array(target, "target")
-        if t.dtype.kind not in "iu" or t.shape != (N,):
-            raise ValueError(f"target must hold integer class indices of shape ({N},); got "
-                             f"{t.dtype} {t.shape}")
-        y = _as_labels(t)
+        y = _labels.as_int64(t)
+        if t.shape != (N,):
+            raise ValueError(f"target of class indices has shape {t.shape}; hidden of shape "
+                             f"{h.shape} needs ({N},)")
         eps = check_label_smoothing(label_smoothing)
         ignore = check_ignore_index(ignore_index)
         nt = check_n_threads(n_threads)
-        denom, _, bad = _kernels.label_stats(y.reshape(1, N), _NO_WEIGHTS[dt.type], False,
-                                             ignore, V)
+        denom, bad = _labels.denominator(y.reshape(1, N), None, ignore, V, dt)
         if bad >= 0:
-            raise ValueError(f"target holds class index {int(y[bad])} at position ({bad},), "
-                             f"outside [0, {V})")
+            raise _labels.error(int(y[bad]), (int(bad),), V, ignore)
         if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
             chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
         chunk_size = max(1, min(int(chunk_size), max(N, 1)))

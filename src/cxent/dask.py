@@ -17,8 +17,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-import cxent
-
+from . import _losses, _softmax
 from ._validate import check_reduction, normalize_axis
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "softmax"]
@@ -39,14 +38,14 @@ def _dtype(x):
 def softmax(x, axis=-1, *, n_threads=None):
     """:func:`cxent.softmax` of a dask array, chunk by chunk (lazy)."""
     r, ax = _rows(x, axis)
-    out = r.map_blocks(cxent.softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
+    out = r.map_blocks(_softmax.softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
     return da.moveaxis(out, -1, ax)
 
 
 def log_softmax(x, axis=-1, *, n_threads=None):
     """:func:`cxent.log_softmax` of a dask array, chunk by chunk (lazy)."""
     r, ax = _rows(x, axis)
-    out = r.map_blocks(cxent.log_softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
+    out = r.map_blocks(_softmax.log_softmax, axis=-1, n_threads=n_threads, dtype=_dtype(r))
     return da.moveaxis(out, -1, ax)
 
 
@@ -55,7 +54,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
     r, ax = _rows(x, axis)
 
     def block(b):
-        return np.asarray(cxent.logsumexp(b, axis=-1, n_threads=n_threads))
+        return np.asarray(_softmax.logsumexp(b, axis=-1, n_threads=n_threads))
 
     out = r.map_blocks(block, drop_axis=r.ndim - 1, dtype=_dtype(r))
     return da.expand_dims(out, ax) if keepdims else out
@@ -78,19 +77,16 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     dt = _dtype(r)
     if red == "none":
         def block(xb, tb):
-            return cxent.cross_entropy(xb, tb, reduction="none", **kw)
+            return _losses.cross_entropy(xb, tb, reduction="none", **kw)
 
         idx = "abcdefghijklmnopqrstuvwxyz"[:r.ndim]
         return da.blockwise(block, idx[:-1], r, idx, t, idx if soft else idx[:-1],
                             concatenate=True, dtype=dt)
-    w = None if weight is None else np.asarray(weight, dtype=np.float64)
-
     def partial(xb, tb):
-        s = float(cxent.cross_entropy(xb, tb, reduction="sum", **kw))
-        if soft:
-            return s, float(np.prod(tb.shape[:-1]))
-        keep = tb != ignore_index
-        return s, float(w[tb[keep]].sum() if w is not None else np.count_nonzero(keep))
+        # the sum of the chunk's losses and its denominator of "mean", by cross_entropy's rules
+        _, _, total, denom, _ = _losses._cross_entropy(
+            xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads)
+        return total, float(denom)
 
     xb, tb = r.to_delayed(), t.to_delayed()
     parts = [dask.delayed(partial)(xb[i + (0,)], tb[i + (0,)] if soft else tb[i])
