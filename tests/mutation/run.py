@@ -40,6 +40,11 @@ class Mutant:
     what: str
     nth: int = 0  # which occurrence of `old` (0: it must be unique)
 
+    @property
+    def torch_only(self):
+        """A mutant of cxent.torch: only the suite with PyTorch can catch it."""
+        return self.path == "src/cxent/torch.py"
+
 
 K = "src/cxent/_kernels_impl.pxi"
 H = "src/cxent/_simd.h"
@@ -116,17 +121,22 @@ MUTANTS = [
            "return out", "cxent.dask.logsumexp ignores keepdims"),
     Mutant("P04", "src/cxent/dask.py", "idx if soft else idx[:-1],", "idx[:-1],",
            "cxent.dask.cross_entropy: reduction='none' with probability targets"),
-    Mutant("P05", L, "        loss = dt(total / denom) if denom else dt(np.nan)",
+    Mutant("P05", "src/cxent/_labels.py",
+           "        loss = dt(total / denom) if denom else dt(np.nan)",
            "        loss = dt(total / denom) if denom else np.nan",
            "an empty / all-ignored \"mean\" returns a Python float"),
     Mutant("P06", L, "return denom if red == \"mean\" else counted, total", "return counted, total",
            "\"mean\" with class weights divides by the count, not the summed weights"),
-    Mutant("P07", L, "1.0 / N if reduction == \"mean\" else 1.0", "1.0",
+    Mutant("P07", L, "1.0 / N if mean else 1.0", "1.0",
            "fast path: the gradient of \"mean\" not scaled"),
-    Mutant("P08", "src/cxent/dask.py",
-           "float(w[tb[keep]].sum() if w is not None else np.count_nonzero(keep))",
-           "float(np.count_nonzero(keep))",
-           "cxent.dask.cross_entropy: \"mean\" with weights divides by the count"),
+    Mutant("P08", "src/cxent/dask.py", "denom = sum(p[1] for p in ps)",
+           "denom = sum(1.0 for p in ps)",
+           "cxent.dask.cross_entropy: \"mean\" divides by the number of chunks"),
+    Mutant("P19", "src/cxent/_labels.py", "_kernels.label_stats(y, wd, w is not None, ignore, K)",
+           "_kernels.label_stats(y, wd, False, ignore, K)",
+           "the denominator of \"mean\" ignores the class weights"),
+    Mutant("P20", "src/cxent/_scale.py", "if bad < 0 and counted != stop - start:",
+           "if False:", "score: a label of -2**63 passes as ignored"),
     Mutant("P09", "src/cxent/_scale.py", "np.count_nonzero(rank < topk)",
            "np.count_nonzero(rank <= topk)", "score: top-k counts k + 1"),
     Mutant("P10", "src/cxent/_scale.py", "rank = np.count_nonzero(xb > ",
@@ -155,6 +165,15 @@ MUTANTS = [
     Mutant("P18", "src/cxent/_metrics.py", "p = np.concatenate([1 - p, p], axis=1)",
            "p = np.concatenate([p, 1 - p], axis=1)",
            "log_loss: 1-D probabilities taken as the negative class"),
+    # --- cxent.torch (caught with PyTorch only: without it its tests cannot run) ----------------
+    Mutant("T01", "src/cxent/torch.py", "        grad_output = grad_output.unsqueeze(class_dim)",
+           "        grad_output = grad_output.sum()",
+           "cxent.torch.cross_entropy: per-position grad_output of \"none\" summed"),
+    Mutant("T02", "src/cxent/torch.py", "_, _, grads = lin.run(\"none\", True, row_scale=go)",
+           "_, _, grads = lin.run(\"none\", True)",
+           "cxent.torch.linear_cross_entropy: \"none\" backward ignores grad_output"),
+    Mutant("T03", "src/cxent/torch.py", "        axis = 1 if x.ndim >= 2 else 0",
+           "        axis = -1", "cxent.torch.cross_entropy: classes taken along the last axis"),
 ]
 
 
@@ -284,11 +303,13 @@ def main(argv=None):
                     print(f"{m.id} does not build (counted as caught; see build-{m.id}.log)")
                     continue
                 verdict, detail, secs = "survived", "", 0.0
-                for with_torch in (False, True) if torch else (False,):
+                runs = (True,) if m.torch_only else (False, True)
+                for with_torch in runs if torch else (False,):
                     passed, detail, s = _pytest(tree, with_torch, args.timeout)
                     secs += s
                     if not passed:
-                        verdict = "caught only with PyTorch" if with_torch else "caught"
+                        verdict = ("caught only with PyTorch" if with_torch and not m.torch_only
+                                   else "caught")
                         break
                 print(f"{m.id} {verdict:24s} {secs:5.0f} s  {m.what}\n      {detail}",
                       flush=True)
