@@ -5,6 +5,8 @@
 array([0.09, 0.24, 0.67])
 """
 
+from typing import Any, Literal, overload
+
 from ._information import cross_entropy_dist, entropy, kl_divergence
 from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
 from ._metrics import log_loss
@@ -33,7 +35,13 @@ __all__ = [
 ]
 
 
-def show_config(mode="stdout"):
+@overload
+def show_config(mode: Literal["stdout"] = ...) -> None: ...
+@overload
+def show_config(mode: Literal["dicts"]) -> dict[str, Any]: ...
+
+
+def show_config(mode: str = "stdout") -> dict[str, Any] | None:
     """Report how this copy of cxent was built and what it runs with.
 
     Parameters

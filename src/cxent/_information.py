@@ -1,14 +1,17 @@
 """Information measures between distributions: entropy, KL divergence, cross-entropy."""
 
+from __future__ import annotations
+
 import math
 
 from ._isa import kernels as _kernels
+from ._typing import ArrayLike, Scalarish
 from ._validate import Layout, as_real_array, broadcast_pair, normalize_axis
 
 __all__ = ["cross_entropy_dist", "entropy", "kl_divergence"]
 
 
-def entropy(p, axis=-1, *, base=None):
+def entropy(p: ArrayLike, axis: int = -1, *, base: float | None = None) -> Scalarish:
     r"""Shannon entropy ``H(p) = -sum(p log p)`` along an axis, with ``0 log 0 = 0``.
 
     Parameters
@@ -38,7 +41,8 @@ def entropy(p, axis=-1, *, base=None):
     return _information(p, None, axis, base, 0)
 
 
-def kl_divergence(p, q, axis=-1, *, base=None):
+def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: float | None = None
+                  ) -> Scalarish:
     r"""Kullback-Leibler divergence ``D(p || q) = sum(p log(p / q))`` along an axis.
 
     Terms follow :func:`scipy.special.rel_entr`: 0 where ``p = 0`` (and ``q >= 0``), ``+inf``
@@ -75,7 +79,8 @@ def kl_divergence(p, q, axis=-1, *, base=None):
     return _information(p, q, axis, base, 1)
 
 
-def cross_entropy_dist(p, q, axis=-1, *, base=None):
+def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: float | None = None
+                       ) -> Scalarish:
     r"""Cross-entropy between distributions ``H(p, q) = -sum(p log q) = H(p) + D(p || q)``.
 
     Terms with ``p = 0`` contribute 0 (even where ``q = 0``); ``p > 0 = q`` gives ``+inf``.

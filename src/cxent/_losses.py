@@ -1,9 +1,14 @@
 """Losses: cross-entropy with class indices or probability targets, and its gradient."""
 
+from __future__ import annotations
+
+from typing import Literal, overload
+
 import numpy as np
 
 from . import _labels
 from ._isa import kernels as _kernels
+from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
     NATIVE_FLOATS,
     REDUCTIONS,
@@ -28,8 +33,42 @@ _NO_GRAD = {dt: np.empty((0, 0, 0), dt) for dt in (np.float32, np.float64)}
 _NO_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, return_grad=False, n_threads=None):
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
+                  return_grad: Literal[False] = ..., n_threads: int | None = ...
+                  ) -> FloatScalar: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  reduction: Literal["none"], label_smoothing: float = ...,
+                  return_grad: Literal[False] = ..., n_threads: int | None = ...
+                  ) -> FloatArray: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
+                  return_grad: Literal[True], n_threads: int | None = ...
+                  ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  reduction: Literal["none"], label_smoothing: float = ...,
+                  return_grad: Literal[True], n_threads: int | None = ...
+                  ) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  reduction: str = ..., label_smoothing: float = ..., return_grad: bool = ...,
+                  n_threads: int | None = ...) -> Scalarish | tuple[Scalarish, FloatArray]: ...
+
+
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
+                  weight: ArrayLike | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0,
+                  return_grad: bool = False, n_threads: int | None = None
+                  ) -> Scalarish | tuple[Scalarish, FloatArray]:
     r"""Cross-entropy between the softmax of `logits` and `target`, and its gradient.
 
     With class indices ``y`` the loss of a position is ``-log softmax(z)[y] = logsumexp(z) - z[y]``;
@@ -174,8 +213,37 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     return loss, grad, total, denom, dt
 
 
-def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-             return_grad=False, n_threads=None):
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ...,
+             reduction: Literal["mean", "sum"] = ..., return_grad: Literal[False] = ...,
+             n_threads: int | None = ...) -> FloatScalar: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ...,
+             reduction: Literal["none"], return_grad: Literal[False] = ...,
+             n_threads: int | None = ...) -> FloatArray: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ...,
+             reduction: Literal["mean", "sum"] = ..., return_grad: Literal[True],
+             n_threads: int | None = ...) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ...,
+             reduction: Literal["none"], return_grad: Literal[True],
+             n_threads: int | None = ...) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ..., reduction: str = ...,
+             return_grad: bool = ..., n_threads: int | None = ...
+             ) -> Scalarish | tuple[Scalarish, FloatArray]: ...
+
+
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
+             weight: ArrayLike | None = None, ignore_index: int = -100, reduction: str = "mean",
+             return_grad: bool = False, n_threads: int | None = None
+             ) -> Scalarish | tuple[Scalarish, FloatArray]:
     """Negative log-likelihood of class indices under log-probabilities (PyTorch's nll_loss).
 
     ``loss = -weight[y] * log_probs[y]`` per position; ``nll_loss(log_softmax(z), y)`` equals
@@ -227,8 +295,39 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
 
 
-def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
-                                     reduction="mean", return_grad=False, n_threads=None):
+@overload
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = ...,
+        pos_weight: ArrayLike | None = ..., reduction: Literal["mean", "sum"] = ...,
+        return_grad: Literal[False] = ..., n_threads: int | None = ...) -> FloatScalar: ...
+@overload
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = ...,
+        pos_weight: ArrayLike | None = ..., reduction: Literal["none"],
+        return_grad: Literal[False] = ..., n_threads: int | None = ...) -> Scalarish: ...
+@overload
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = ...,
+        pos_weight: ArrayLike | None = ..., reduction: Literal["mean", "sum"] = ...,
+        return_grad: Literal[True], n_threads: int | None = ...
+        ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = ...,
+        pos_weight: ArrayLike | None = ..., reduction: Literal["none"],
+        return_grad: Literal[True], n_threads: int | None = ...
+        ) -> tuple[Scalarish, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = ...,
+        pos_weight: ArrayLike | None = ..., reduction: str = ..., return_grad: bool = ...,
+        n_threads: int | None = ...) -> Scalarish | tuple[Scalarish, FloatArray]: ...
+
+
+def binary_cross_entropy_with_logits(
+        logits: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+        pos_weight: ArrayLike | None = None, reduction: str = "mean", return_grad: bool = False,
+        n_threads: int | None = None) -> Scalarish | tuple[Scalarish, FloatArray]:
     r"""Binary cross-entropy of ``sigmoid(logits)`` against `target`, elementwise.
 
     ``loss = -w [pw t log s(z) + (1 - t) log(1 - s(z))]`` with ``s`` the sigmoid (the softmax of

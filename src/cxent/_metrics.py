@@ -7,18 +7,22 @@ are clipped to ``[eps, 1 - eps]`` with ``eps`` the machine epsilon of their dtyp
 warnings and errors are raised for malformed input.
 """
 
+from __future__ import annotations
+
 import math
 import warnings
 
 import numpy as np
 
 from ._isa import kernels as _kernels
+from ._typing import ArrayLike
 from ._validate import Layout
 
 __all__ = ["log_loss"]
 
 
-def log_loss(y_true, y_proba, *, normalize=True, sample_weight=None, labels=None):
+def log_loss(y_true: ArrayLike, y_proba: ArrayLike, *, normalize: bool = True,
+             sample_weight: ArrayLike | None = None, labels: ArrayLike | None = None) -> float:
     r"""Log loss (cross-entropy of predicted probabilities), as ``sklearn.metrics.log_loss``.
 
     .. math:: L = -\frac{1}{\sum_i w_i} \sum_i w_i \sum_k [y_i = k] \log p_{ik}

@@ -1,15 +1,20 @@
 """Scale: batch scoring of arrays larger than memory, and a fused linear cross-entropy that never
 materialises the full logits."""
 
+from __future__ import annotations
+
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 
 from . import _labels
 from ._isa import kernels as _kernels
 from ._losses import _NO_ROWS, _NO_WEIGHTS
+from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
     as_array,
     check_ignore_index,
@@ -43,11 +48,13 @@ class ScoreResult:
     seconds: float
 
     @property
-    def samples_per_second(self):
+    def samples_per_second(self) -> float:
         return self.n_samples / self.seconds if self.seconds > 0 else math.inf
 
 
-def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, progress=None):
+def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None,
+          topk: int = 5, out: FloatArray | None = None, n_threads: int | None = None,
+          progress: Callable[[int], object] | None = None) -> ScoreResult:
     """Score class indices against logits batch by batch: cross-entropy, accuracy, top-k.
 
     Built for arrays larger than memory (``np.load(path, mmap_mode="r")``): rows are read one
@@ -139,9 +146,42 @@ def score(logits, labels, *, batch_size=None, topk=5, out=None, n_threads=None, 
                        in_topk / n if n else math.nan, secs)
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100,
-                         reduction="mean", label_smoothing=0.0, return_grad=False,
-                         chunk_size=None, n_threads=None):
+LinearGrads = tuple[FloatArray, FloatArray, FloatArray | None]
+
+
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
+                         return_grad: Literal[False] = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ...) -> FloatScalar: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         reduction: Literal["none"], label_smoothing: float = ...,
+                         return_grad: Literal[False] = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ...) -> FloatArray: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         reduction: str = ..., label_smoothing: float = ...,
+                         return_grad: Literal[True], chunk_size: int | None = ...,
+                         n_threads: int | None = ...) -> tuple[Scalarish, LinearGrads]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         reduction: str = ..., label_smoothing: float = ...,
+                         return_grad: bool = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ...
+                         ) -> Scalarish | tuple[Scalarish, LinearGrads]: ...
+
+
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: int = -100,
+                         reduction: str = "mean", label_smoothing: float = 0.0,
+                         return_grad: bool = False, chunk_size: int | None = None,
+                         n_threads: int | None = None
+                         ) -> Scalarish | tuple[Scalarish, LinearGrads]:
     r"""``cross_entropy(hidden @ weight.T + bias, target)`` without materialising the logits.
 
     For language-model-sized vocabularies: the rows are processed in chunks; each chunk's logits

@@ -1,8 +1,13 @@
 """The softmax family: softmax, log_softmax and logsumexp."""
 
+from __future__ import annotations
+
+from typing import Literal, overload
+
 import numpy as np
 
 from ._isa import kernels as _kernels
+from ._typing import ArrayLike, FloatArray, Scalarish
 from ._validate import (
     NATIVE_FLOATS,
     Layout,
@@ -22,7 +27,8 @@ from ._validate import (
 __all__ = ["log_softmax", "log_softmax_backward", "logsumexp", "softmax", "softmax_backward"]
 
 
-def softmax(x, axis=-1, *, out=None, n_threads=None):
+def softmax(x: ArrayLike, axis: int = -1, *, out: FloatArray | None = None,
+            n_threads: int | None = None) -> FloatArray:
     r"""Softmax along an axis: ``exp(x) / sum(exp(x), axis)``.
 
     .. math:: \sigma(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}
@@ -76,7 +82,8 @@ def softmax(x, axis=-1, *, out=None, n_threads=None):
     return _softmax_impl(x, axis, out, n_threads, False)
 
 
-def log_softmax(x, axis=-1, *, out=None, n_threads=None):
+def log_softmax(x: ArrayLike, axis: int = -1, *, out: FloatArray | None = None,
+                n_threads: int | None = None) -> FloatArray:
     r"""Logarithm of the softmax along an axis: ``x - logsumexp(x, axis)``.
 
     More accurate than ``log(softmax(x))``: very negative log-probabilities do not underflow to
@@ -144,7 +151,23 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     return finish_out(result, tmp)
 
 
-def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_threads=None):
+@overload
+def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = ..., *,
+              b: ArrayLike | None = ..., keepdims: bool = ..., return_sign: Literal[False] = ...,
+              n_threads: int | None = ...) -> Scalarish: ...
+@overload
+def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = ..., *,
+              b: ArrayLike | None = ..., keepdims: bool = ..., return_sign: Literal[True],
+              n_threads: int | None = ...) -> tuple[Scalarish, Scalarish]: ...
+@overload
+def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = ..., *,
+              b: ArrayLike | None = ..., keepdims: bool = ..., return_sign: bool = ...,
+              n_threads: int | None = ...) -> Scalarish | tuple[Scalarish, Scalarish]: ...
+
+
+def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
+              b: ArrayLike | None = None, keepdims: bool = False, return_sign: bool = False,
+              n_threads: int | None = None) -> Scalarish | tuple[Scalarish, Scalarish]:
     r"""Logarithm of the sum of exponentials along an axis: ``log(sum(b * exp(x), axis))``.
 
     Computed stably (shifted by the maximum, sum of exponentials in float64) in one pass per row.
@@ -233,7 +256,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, n_thread
     return res
 
 
-def softmax_backward(grad_output, output, axis=-1, *, out=None, n_threads=None):
+def softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: int = -1, *,
+                     out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
     r"""Gradient of a loss through softmax: the vector-Jacobian product autograd needs.
 
     Given ``output = softmax(x, axis)`` and ``grad_output`` (the gradient of a loss with respect
@@ -272,7 +296,9 @@ def softmax_backward(grad_output, output, axis=-1, *, out=None, n_threads=None):
     return _backward(grad_output, output, axis, out, n_threads, False)
 
 
-def log_softmax_backward(grad_output, output, axis=-1, *, out=None, n_threads=None):
+def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: int = -1, *,
+                         out: FloatArray | None = None, n_threads: int | None = None
+                         ) -> FloatArray:
     r"""Gradient of a loss through log_softmax: the vector-Jacobian product autograd needs.
 
     Given ``output = log_softmax(x, axis)`` and ``grad_output``, returns

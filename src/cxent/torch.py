@@ -21,6 +21,10 @@ of any integer dtype.  Gradients with respect to `target` and `weight` are not c
 tensor that requires one is a ``ValueError``), and double backward raises an error.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -102,8 +106,9 @@ class _CrossEntropy(torch.autograd.Function):
         return _scaled(grad, grad_output, ctx.reduction, ctx.class_dim), *([None] * 7)
 
 
-def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, **options):
+def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                  *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0, **options: Any) -> torch.Tensor:
     """``torch.nn.functional.cross_entropy`` computed by cxent's fused kernel, with autograd.
 
     Parameters
@@ -172,8 +177,9 @@ class CrossEntropyLoss(torch.nn.Module):
     0.527078 torch.Size([2, 3])
     """
 
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                 reduction="mean", label_smoothing=0.0, **options):
+    def __init__(self, weight: torch.Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0, **options: Any) -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
             reduction = torch.nn._reduction.legacy_get_string(size_average, reduce)
@@ -183,12 +189,12 @@ class CrossEntropyLoss(torch.nn.Module):
         self.label_smoothing = label_smoothing
         self.options = options
 
-    def forward(self, input, target):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                              reduction=self.reduction, label_smoothing=self.label_smoothing,
                              **self.options)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, "
                 f"label_smoothing={self.label_smoothing}")
 
@@ -235,9 +241,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return gh, gw, None, gb, None, None, None, None, None, None
 
 
-def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, reduction="mean",
-                         ignore_index=-100, label_smoothing=0.0, chunk_size=None,
-                         n_threads=None):
+def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
+                         *, linear_bias: torch.Tensor | None = None, reduction: str = "mean",
+                         ignore_index: int = -100, label_smoothing: float = 0.0,
+                         chunk_size: int | None = None, n_threads: int | None = None
+                         ) -> torch.Tensor:
     """``torch.nn.functional.linear_cross_entropy`` without materialising the logits.
 
     ``cross_entropy(input @ linear_weight.T + linear_bias, target)`` computed chunk by chunk by
