@@ -201,13 +201,13 @@ def test_float32_log_softmax_within_2_ulp(K, rng):
 
 @pytest.mark.parametrize("K", [5, 40, 100, 1000])
 def test_float32_softmax_within_a_few_ulp(K, rng):
-    # exp within 1 ulp, float32 pair sums (2^-24), the float64 factor applied as hi + lo:
-    # 1.65 ulp measured, 2.5 allowed
-    x = (rng.standard_normal((500, K)) * 4).astype(np.float32)
+    # exp within 1 ulp, float32 pair sums (2^-24), the float64 factor applied with one
+    # rounding: 1.84 ulp measured on 200,000 elements with FMA, 2.01 in the baseline build
+    x = (rng.standard_normal((max(500, 200_000 // K), K)) * 4).astype(np.float32)
     want = ref_softmax(x)
     ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
-    assert (np.abs(cxent.softmax(x) - want) / ulp).max() <= 2.5
-    assert (np.abs(cxent.softmax(x[:, ::-1]) - want[:, ::-1]) / ulp[:, ::-1]).max() <= 2.5
+    assert (np.abs(cxent.softmax(x) - want) / ulp).max() <= 2.25
+    assert (np.abs(cxent.softmax(x[:, ::-1]) - want[:, ::-1]) / ulp[:, ::-1]).max() <= 2.25
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
