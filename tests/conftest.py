@@ -85,12 +85,13 @@ def _reduce(per, grad_rows, denom, reduction):
     return per.sum() / denom, grad_rows / denom
 
 
-def ref_ce(x, y, w=None, ignore=-100, eps=0.0, reduction="mean", axis=1):
+def ref_ce(x, y, w=None, ignore=-100, eps=0.0, reduction="mean", axis=1, sw=None):
     """PyTorch's class-index cross-entropy in float64: (loss, gradient wrt x).
 
     The effective target of a position is a_k = w_k ((1 - eps) [k == y] + eps / K); its loss is
-    -sum_k a_k log p_k, its gradient p * sum_k a_k - a; ignored positions give 0 and are not
-    counted; "mean" divides by the sum of w[y] over the positions not ignored."""
+    -sum_k a_k log p_k, its gradient p * sum_k a_k - a, both times its sample weight sw;
+    ignored positions give 0 and are not counted; "mean" divides by the sum of sw * w[y] over
+    the positions not ignored."""
     z = _classes_last(x, axis)
     K = z.shape[-1]
     lp = ref_log_softmax(z, -1)
@@ -101,13 +102,14 @@ def ref_ce(x, y, w=None, ignore=-100, eps=0.0, reduction="mean", axis=1):
     yy = np.where(keep, y, 0)
     a = (1 - eps) * np.eye(K)[yy] * w + eps / K * w
     a = np.where(keep[..., None], a, 0.0)
-    per = -(a * lp).sum(-1)
-    g = p * a.sum(-1, keepdims=True) - a
-    loss, g = _reduce(per, g, w[yy][keep].sum(), reduction)
+    s = np.ones(y.shape) if sw is None else np.asarray(sw, np.float64)
+    per = -(a * lp).sum(-1) * s
+    g = (p * a.sum(-1, keepdims=True) - a) * s[..., None]
+    loss, g = _reduce(per, g, (s * w[yy])[keep].sum(), reduction)
     return loss, np.moveaxis(g, -1, axis)
 
 
-def ref_ce_probs(x, t, w=None, eps=0.0, reduction="mean", axis=1):
+def ref_ce_probs(x, t, w=None, eps=0.0, reduction="mean", axis=1, sw=None):
     """Cross-entropy with probability targets in float64: a_k = w_k ((1 - eps) t_k + eps / K),
     loss -sum_k a_k log p_k (0 log 0 = 0), gradient p sum(a) - a, "mean" over positions."""
     z = _classes_last(x, axis)
@@ -115,13 +117,14 @@ def ref_ce_probs(x, t, w=None, eps=0.0, reduction="mean", axis=1):
     lp = ref_log_softmax(z, -1)
     w = np.ones(K) if w is None else np.asarray(w, np.float64)
     a = ((1 - eps) * _classes_last(t, axis) + eps / K) * w
-    per = -np.where(a != 0, a * lp, 0.0).sum(-1)
-    g = np.exp(lp) * a.sum(-1, keepdims=True) - a
-    loss, g = _reduce(per, g, per.size, reduction)
+    s = np.ones(z.shape[:-1]) if sw is None else np.asarray(sw, np.float64)
+    per = -np.where(a != 0, a * lp, 0.0).sum(-1) * s
+    g = (np.exp(lp) * a.sum(-1, keepdims=True) - a) * s[..., None]
+    loss, g = _reduce(per, g, s.sum(), reduction)
     return loss, np.moveaxis(g, -1, axis)
 
 
-def ref_nll(lp, y, w=None, ignore=-100, reduction="mean", axis=1):
+def ref_nll(lp, y, w=None, ignore=-100, reduction="mean", axis=1, sw=None):
     """PyTorch's nll_loss in float64: -w[y] lp[y]; gradient -w[y] at y."""
     z = _classes_last(lp, axis)
     K = z.shape[-1]
@@ -129,9 +132,10 @@ def ref_nll(lp, y, w=None, ignore=-100, reduction="mean", axis=1):
     y = np.asarray(y)
     keep = y != ignore
     yy = np.where(keep, y, 0)
-    a = np.where(keep[..., None], np.eye(K)[yy] * w, 0.0)
+    s = np.ones(y.shape) if sw is None else np.asarray(sw, np.float64)
+    a = np.where(keep[..., None], np.eye(K)[yy] * w, 0.0) * s[..., None]
     per = -(a * z).sum(-1)
-    loss, g = _reduce(per, -a, w[yy][keep].sum(), reduction)
+    loss, g = _reduce(per, -a, (s * w[yy])[keep].sum(), reduction)
     return loss, np.moveaxis(g, -1, axis)
 
 

@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 import cxent
-from conftest import ref_bce, ref_ce, ref_ce_probs, ref_log_softmax, ref_nll, ref_softmax
+from conftest import (
+    as_bits,
+    ref_bce,
+    ref_ce,
+    ref_ce_probs,
+    ref_log_softmax,
+    ref_nll,
+    ref_softmax,
+)
 
 TOL = {np.float32: (2e-6, 2e-7), np.float64: (1e-13, 1e-15)}  # (rtol, atol relative to max)
 
@@ -344,3 +352,71 @@ def test_log_loss_warnings():
         cxent.log_loss([0, 1], [[0.5, 0.6], [0.4, 0.6]])
     with pytest.warns(UserWarning, match="ordered lexicographically"):
         cxent.log_loss(["b", "a"], [[0.3, 0.7], [0.6, 0.4]], labels=["b", "a"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [3, 17])
+@pytest.mark.parametrize("layout", ["c", "rows", "axis1"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("weighted", "eps", "ignored"), [(False, 0.0, "no"), (True, 0.3, "inside"),
+                                                         (True, 0.0, "default")])
+def test_sample_weight(dtype, K, layout, reduction, weighted, eps, ignored, rng):
+    # each position's loss and gradient times its weight; "mean" over sum(sw * w[y]) of the
+    # counted positions; a zero weight gives exact zeros even for non-finite logits
+    x, axis, lshape = _layout(layout, dtype, K, rng)
+    ax = axis if layout == "axis1" else -1
+    y = rng.integers(0, K, lshape)
+    ignore_index = 1 if ignored == "inside" else -100
+    if ignored != "no":
+        y.flat[::5] = ignore_index
+    sw = rng.random(lshape) * 3
+    sw.flat[1::7] = 0.0
+    zero = np.argwhere(sw == 0)[0]
+    x[tuple(zero[:1]) + (slice(None),) + tuple(zero[1:])] = np.nan
+    w = (rng.random(K) + 0.25).astype(dtype) if weighted else None
+    kw = {"axis": ax, "weight": w, "ignore_index": ignore_index, "reduction": reduction,
+          "label_smoothing": eps}
+    loss, g = cxent.cross_entropy(x, y, sample_weight=sw, return_grad=True, **kw)
+    want, gwant = ref_ce(np.nan_to_num(x.astype(np.float64)), y, w, ignore_index, eps,
+                         reduction, axis, sw)
+    _check_scalar(loss, dtype, reduction)
+    _close(loss, want, dtype, "loss")
+    _close(g, gwant, dtype, "gradient")
+    assert np.all(np.moveaxis(g, axis, -1)[sw == 0] == 0.0)
+    # all ones: the bits of no sample weight
+    ones = cxent.cross_entropy(x, y, sample_weight=np.ones(lshape), return_grad=True, **kw)
+    none = cxent.cross_entropy(x, y, return_grad=True, **kw)
+    assert as_bits(ones[0]) == as_bits(none[0]) and as_bits(ones[1]) == as_bits(none[1])
+    # nll_loss of log-probabilities: the same rules
+    lp = cxent.log_softmax(np.nan_to_num(x), axis=ax)
+    nl, ng = cxent.nll_loss(lp, y, axis=ax, weight=w, ignore_index=ignore_index,
+                            reduction=reduction, sample_weight=sw, return_grad=True)
+    nwant, ngwant = ref_nll(lp, y, w, ignore_index, reduction, axis, sw)
+    _close(nl, nwant, dtype, "nll loss")
+    _close(ng, ngwant, dtype, "nll gradient")
+    # probability targets: weights of the positions, "mean" over their sum
+    t = np.moveaxis(ref_softmax(np.moveaxis(rng.standard_normal(x.shape), axis, -1)), -1,
+                    axis).astype(dtype)
+    pl, pg = cxent.cross_entropy(x, t, axis=ax, weight=w, reduction=reduction,
+                                 label_smoothing=eps, sample_weight=sw, return_grad=True)
+    pwant, pgwant = ref_ce_probs(np.nan_to_num(x.astype(np.float64)), t, w, eps, reduction,
+                                 axis, sw)
+    _close(pl, pwant, dtype, "probability-target loss")
+    _close(pg, pgwant, dtype, "probability-target gradient")
+
+
+@pytest.mark.parametrize(("sw", "msg"), [
+    (np.ones(4), r"sample_weight has shape \(4,\); it needs one weight per position, shape \(5,\)"),
+    (np.array([1.0, -1.0, 1.0, 1.0, 1.0]), r"sample_weight holds -1\.0 at position \(1,\)"),
+    (np.array([1.0, 1.0, np.nan, 1.0, 1.0]), r"holds nan at position \(2,\); sample weights"),
+    (np.array([1.0, 1.0, 1.0, np.inf, 1.0]), r"holds inf at position \(3,\)"),
+])
+def test_sample_weight_errors(sw, msg):
+    x, y = np.zeros((5, 3)), np.array([0, 1, 2, 0, 1])
+    for f in (lambda: cxent.cross_entropy(x, y, sample_weight=sw),
+              lambda: cxent.cross_entropy(x, np.full((5, 3), 1 / 3), sample_weight=sw),
+              lambda: cxent.nll_loss(x, y, sample_weight=sw),
+              lambda: cxent.linear_cross_entropy(np.zeros((5, 2)), np.zeros((3, 2)), y,
+                                                 sample_weight=sw)):
+        with pytest.raises(ValueError, match=msg):
+            f()

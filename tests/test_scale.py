@@ -308,3 +308,37 @@ def test_dask_wrappers_against_references(rng):
     for red in ("mean", "sum", "none"):
         got = cxd.cross_entropy(X, T, axis=1, label_smoothing=0.2, reduction=red).compute()
         np.testing.assert_allclose(got, ref_ce_probs(x, t, None, 0.2, red)[0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_linear_cross_entropy_sample_weight(reduction, rng):
+    N, D, V = 90, 6, 23
+    h = rng.standard_normal((N, D))
+    W = rng.standard_normal((V, D)) * 0.5
+    y = rng.integers(0, V, N)
+    y[::9] = 4
+    sw = rng.random(N) * 2
+    sw[::11] = 0.0
+    loss, (gh, gw, _) = cxent.linear_cross_entropy(h, W, y, ignore_index=4, sample_weight=sw,
+                                                   reduction=reduction, return_grad=True,
+                                                   chunk_size=16)
+    want, g = ref_ce(h @ W.T, y, None, 4, 0.0, reduction, sw=sw)
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(gh, g @ W, rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(gw, g.T @ h, rtol=1e-11, atol=1e-15)
+
+
+def test_dask_sample_weight(rng):
+    da = pytest.importorskip("dask.array")
+    import cxent.dask as cxd
+
+    x = rng.standard_normal((50, 6))
+    y = rng.integers(0, 6, 50)
+    y[::4] = -100
+    sw = rng.random(50)
+    w = rng.random(6) + 0.5
+    X, Y = da.from_array(x, chunks=(7, 6)), da.from_array(y, chunks=7)
+    for red in ("mean", "sum", "none"):
+        got = cxd.cross_entropy(X, Y, weight=w, sample_weight=da.from_array(sw, chunks=13),
+                                reduction=red).compute()
+        np.testing.assert_allclose(got, ref_ce(x, y, w, reduction=red, sw=sw)[0], rtol=1e-13)

@@ -263,3 +263,21 @@ def test_import_cxent_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_sample_weight_option():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(6, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 4, (6, 3), generator=gen)
+    sw = torch.rand(6, 3, generator=gen, dtype=torch.float64)
+    w = torch.rand(4, generator=gen, dtype=torch.float64) + 0.5
+    loss = cxt.cross_entropy(x, y, w, sample_weight=sw)
+    loss.backward()
+    xr = x.detach().clone().requires_grad_()
+    per = F.cross_entropy(xr, y, w, reduction="none")
+    ref = (per * sw).sum() / (w[y] * sw).sum()
+    ref.backward()
+    torch.testing.assert_close(loss, ref, rtol=1e-12, atol=0)
+    torch.testing.assert_close(x.grad, xr.grad, rtol=1e-12, atol=1e-15)
+    assert torch.autograd.gradcheck(
+        lambda z: cxt.cross_entropy(z, y, sample_weight=sw, reduction="none"), (x,))

@@ -48,7 +48,9 @@ def logsumexp_rows(
 def label_stats(
     y: np.ndarray,  # const int64_t[:, :]  (A, B)
     w: np.ndarray,  # const floating[:]  (K,)
+    rw: np.ndarray,  # const double[:, :]  (A, B)
     has_w: bool,
+    has_rw: bool,
     ignore_index: int,
     K: int,
 ) -> tuple[float, int, int]: ...
@@ -56,10 +58,12 @@ def class_index_loss(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     y: np.ndarray,  # const int64_t[:, :]  (A, B)
     w: np.ndarray,  # const floating[:]  (K,)
+    rw: np.ndarray,  # const double[:, :]  (A, B)
     loss: np.ndarray,  # floating[:, :]  (A, B)
     grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
     nll: bool,
     has_w: bool,
+    has_rw: bool,
     want_loss: bool,
     want_grad: bool,
     ignore_index: int,
@@ -72,9 +76,11 @@ def probability_loss(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     t: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     w: np.ndarray,  # const floating[:]  (K,)
+    rw: np.ndarray,  # const double[:, :]  (A, B)
     loss: np.ndarray,  # floating[:, :]  (A, B)
     grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
     has_w: bool,
+    has_rw: bool,
     want_loss: bool,
     want_grad: bool,
     eps: float,

@@ -584,6 +584,8 @@ ctypedef struct Job:
     Str3 sg
     char* g2               # BCE's per-element losses (full shape)
     Str3 sg2
+    const double* rw       # per-position sample weights (A, B) of the losses, or NULL
+    Str2 srw
     double scale, eps, wsum, factor
     double lo, hi          # clip probabilities into [lo, hi] before their log (log_loss)
     int64_t ignore
@@ -631,7 +633,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef Py_ssize_t b = r0 - a * B
     cdef Py_ssize_t t0, n, r, k, sgk
     cdef floating* xt = <floating*> malloc((2 * K + 2) * T * sizeof(floating))
-    cdef double* dd = <double*> malloc(7 * T * sizeof(double))
+    cdef double* dd = <double*> malloc(8 * T * sizeof(double))
     cdef Py_ssize_t* idx = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
     if xt == NULL or dd == NULL or idx == NULL:
         free(xt)
@@ -648,6 +650,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
     cdef double* val = dd + 4 * T           # per-row results
     cdef double* dot = dd + 5 * T           # label smoothing's sum_k w_k (x_k - shift)
     cdef double* gy = dd + 6 * T            # gradient at the class index
+    cdef double* rwt = dd + 7 * T           # sample weights of the tile's rows (1 without)
     cdef floating one = 1
     cdef Py_ssize_t* ox = idx               # row offsets in x, targets, g, out
     cdef Py_ssize_t* ot = idx + T
@@ -679,6 +682,7 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
             ot[r] = a * st.a + b * st.b
             og[r] = a * sg.a + b * sg.b
             oo[r] = a * so.a + b * so.b
+            rwt[r] = j.rw[a * j.srw.a + b * j.srw.b] if j.rw != NULL else 1.0
             if labels:
                 y = ys[a * sy.a + b * sy.b]
                 if y < 0 or y >= K or y == ignore:
@@ -686,7 +690,8 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
                         bad[0] = t0 + r
                     lab[r] = -1
                 else:
-                    lab[r] = <Py_ssize_t> y
+                    # counted; a zero sample weight gives exact zeros, as an ignored position
+                    lab[r] = <Py_ssize_t> y if rwt[r] != 0 else -1
                     ncount += 1
             b += 1
             if b == B:
@@ -733,12 +738,17 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
                 cx_tile_labels_d(xt, et, lab, w if w != NULL else &one, j.sw.k if w != NULL else 0,
                                  n, sh, rest, tot, logt, dot, j.eps, j.wsum, j.scale, K, val,
                                  coef, gy)
+            if j.rw != NULL:  # each row's loss and gradient times its sample weight
+                for r in range(n):
+                    val[r] = val[r] * rwt[r]
+                    coef[r] = coef[r] * rwt[r]
+                    gy[r] = gy[r] * rwt[r]
             if g != NULL:
                 for k in range(K):
                     if j.eps != 0:
                         wk = j.scale * sm * (w[k * j.sw.k] if w != NULL else 1.0)
                         for r in range(n):
-                            et[k * T + r] = <floating> (et[k * T + r] * coef[r] - wk)
+                            et[k * T + r] = <floating> (et[k * T + r] * coef[r] - wk * rwt[r])
                     else:
                         _scale_lanes(et + k * T, coef, n)
                 for r in range(n):
@@ -754,8 +764,15 @@ cdef bint _small_k_block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssiz
                 rs.total = tot[r]
                 rs.log_total = logt[r]
                 grow = g + og[r] if g != NULL else NULL
-                val[r] = _xent_prob_finish(x + ox[r], 1, t + ot[r], j.st.k, w, j.sw.k, j.eps,
-                                           K, rs, et + r, T, grow, j.sg.k, j.scale)
+                if rwt[r] == 0:  # a zero sample weight: exact zeros
+                    val[r] = 0.0
+                    if grow != NULL:
+                        for k in range(K):
+                            grow[k * j.sg.k] = 0
+                    continue
+                val[r] = rwt[r] * _xent_prob_finish(x + ox[r], 1, t + ot[r], j.st.k, w, j.sw.k,
+                                                    j.eps, K, rs, et + r, T, grow, j.sg.k,
+                                                    j.scale * rwt[r])
         elif g != NULL and (op == OP_SOFTMAX or op == OP_LOG_SOFTMAX or op == OP_XENT_LABELS):
             # copy the output tile back transposed
             if j.sg.k == 1:
@@ -802,7 +819,7 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
     cdef floating* g = <floating*> j.g
     cdef floating* g2 = <floating*> j.g2
     cdef floating* grow
-    cdef double sgn
+    cdef double sgn, rwv = 1.0
     cdef RowSum rs
     cdef int64_t ncount = 0
     bad[0] = -1
@@ -813,6 +830,8 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
         ot = a * j.st.a + b * j.st.b
         og = a * j.sg.a + b * j.sg.b
         grow = g + og if g != NULL else NULL
+        if j.rw != NULL:
+            rwv = j.rw[a * j.srw.a + b * j.srw.b]
         if j.op == OP_SOFTMAX or j.op == OP_LOG_SOFTMAX:
             _softmax_row(x + ox, j.sx.k, grow, j.sg.k, K, j.op == OP_LOG_SOFTMAX)
         elif j.op == OP_SOFTMAX_BACKWARD or j.op == OP_LOG_SOFTMAX_BACKWARD:
@@ -834,10 +853,15 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
                 v = _bce_row(x + ox, j.sx.k, t + ot, j.st.k, w + ow if w != NULL else NULL,
                              j.sw.k, pw + opw if pw != NULL else NULL, j.spw.k, K,
                              g2 + og2 if g2 != NULL else NULL, j.sg2.k, grow, j.sg.k, j.scale)
+            elif j.op == OP_XENT_PROBS and rwv == 0:  # a zero sample weight: exact zeros
+                v = 0.0
+                if grow != NULL:
+                    for k in range(K):
+                        grow[k * j.sg.k] = 0
             elif j.op == OP_XENT_PROBS:
                 rs = _row_sum(x + ox, K, j.sx.k, grow, j.sg.k)
-                v = _xent_prob_finish(x + ox, j.sx.k, t + ot, j.st.k, w, j.sw.k, j.eps, K, rs,
-                                      grow, j.sg.k, grow, j.sg.k, j.scale)
+                v = rwv * _xent_prob_finish(x + ox, j.sx.k, t + ot, j.st.k, w, j.sw.k, j.eps, K,
+                                            rs, grow, j.sg.k, grow, j.sg.k, j.scale * rwv)
             elif j.op == OP_ENTROPY or j.op == OP_KL or j.op == OP_XENT_DIST:
                 v = j.factor * _info_row(x + ox, j.sx.k, t + ot if t != NULL else NULL, j.st.k,
                                          K, j.op - OP_ENTROPY, j.lo, j.hi)
@@ -855,17 +879,24 @@ cdef void _block(const floating* x, const Job* j, Py_ssize_t r0, Py_ssize_t r1,
                     if grow != NULL:
                         for k in range(K):
                             grow[k * j.sg.k] = 0
+                elif rwv == 0:  # counted; a zero sample weight gives exact zeros
+                    ncount += 1
+                    v = 0.0
+                    if grow != NULL:
+                        for k in range(K):
+                            grow[k * j.sg.k] = 0
                 elif j.op == OP_PROB_NLL:  # -log of the clipped probability of the class
                     ncount += 1
                     v = -log(_clip(x[ox + lab * j.sx.k], j.lo, j.hi))
                 elif j.op == OP_NLL:
                     ncount += 1
-                    v = _nll_row(x + ox, j.sx.k, K, lab, w, j.sw.k, grow, j.sg.k, j.scale)
+                    v = rwv * _nll_row(x + ox, j.sx.k, K, lab, w, j.sw.k, grow, j.sg.k,
+                                       j.scale * rwv)
                 else:
                     ncount += 1
                     rs = _row_sum(x + ox, K, j.sx.k, grow, j.sg.k)
-                    v = _xent_label_finish(x + ox, j.sx.k, K, lab, w, j.sw.k, j.wsum, j.eps, rs,
-                                           grow, j.sg.k, grow, j.sg.k, j.scale)
+                    v = rwv * _xent_label_finish(x + ox, j.sx.k, K, lab, w, j.sw.k, j.wsum, j.eps,
+                                                 rs, grow, j.sg.k, grow, j.sg.k, j.scale * rwv)
             if out != NULL:
                 out[a * j.so.a + b * j.so.b] = <floating> v
             acc += v
@@ -1109,11 +1140,12 @@ def logsumexp_rows(const floating[:, :, :] x,  # IN  (A, B, K)
 
 def label_stats(const int64_t[:, :] y,  # IN  (A, B) class indices
                 const floating[:] w,    # IN  (K,) class weights, if has_w
-                bint has_w, int64_t ignore_index, Py_ssize_t K):
+                const double[:, :] rw,  # IN  (A, B) sample weights, if has_rw
+                bint has_w, bint has_rw, int64_t ignore_index, Py_ssize_t K):
     """Check class indices and sum the weights of the counted ones, in one pass.
 
-    Returns ``(sum of w[y] over positions not ignored, their number, first bad flat position or
-    -1)``; a bad position holds neither a class in ``[0, K)`` nor ``ignore_index``.
+    Returns ``(sum of rw * w[y] over positions not ignored, their number, first bad flat
+    position or -1)``; a bad position holds neither a class in ``[0, K)`` nor ``ignore_index``.
     """
     cdef Py_ssize_t A = y.shape[0], B = y.shape[1], a, b
     cdef int64_t lab, count = 0, first_bad = -1
@@ -1128,7 +1160,7 @@ def label_stats(const int64_t[:, :] y,  # IN  (A, B) class indices
                     first_bad = a * B + b
                     break
                 count += 1
-                wsum += w[lab] if has_w else 1.0
+                wsum += (w[lab] if has_w else 1.0) * (rw[a, b] if has_rw else 1.0)
             if first_bad >= 0:
                 break
     return wsum, count, first_bad
@@ -1137,10 +1169,11 @@ def label_stats(const int64_t[:, :] y,  # IN  (A, B) class indices
 def class_index_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits or log-probabilities
                      const int64_t[:, :] y,      # IN  (A, B) class indices
                      const floating[:] w,        # IN  (K,) class weights, if has_w
+                     const double[:, :] rw,      # IN  (A, B) sample weights, if has_rw
                      floating[:, :] loss,        # OUT (A, B) per-position losses, if want_loss
                      floating[:, :, :] grad,     # OUT (A, B, K) gradient, if want_grad
-                     bint nll, bint has_w, bint want_loss, bint want_grad, int64_t ignore_index,
-                     double eps, double wsum, double scale, int n_threads):
+                     bint nll, bint has_w, bint has_rw, bint want_loss, bint want_grad,
+                     int64_t ignore_index, double eps, double wsum, double scale, int n_threads):
     """Cross-entropy (or, with ``nll``, the negative log-likelihood of log-probabilities) with
     class indices, weights, ignore_index and label smoothing; the gradient (times ``scale``) in
     the same pass.  Returns ``(sum of the losses in float64, first bad row or -1)``."""
@@ -1162,6 +1195,9 @@ def class_index_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits or log-p
     if want_grad:
         j.g = <char*> &grad[0, 0, 0]
         j.sg = _str3(grad.strides, sizeof(floating))
+    if has_rw:
+        j.rw = &rw[0, 0]
+        j.srw = _str2(rw.strides, sizeof(double))
     j.ignore = ignore_index
     j.eps = eps
     j.wsum = wsum
@@ -1173,10 +1209,11 @@ def class_index_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits or log-p
 def probability_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits
                      const floating[:, :, :] t,  # IN  (A, B, K) target probabilities
                      const floating[:] w,        # IN  (K,) class weights, if has_w
+                     const double[:, :] rw,      # IN  (A, B) sample weights, if has_rw
                      floating[:, :] loss,        # OUT (A, B) per-position losses, if want_loss
                      floating[:, :, :] grad,     # OUT (A, B, K) gradient, if want_grad
-                     bint has_w, bint want_loss, bint want_grad, double eps, double scale,
-                     int n_threads):
+                     bint has_w, bint has_rw, bint want_loss, bint want_grad, double eps,
+                     double scale, int n_threads):
     """Cross-entropy with probability targets (weights, label smoothing) and its gradient.
     Returns the sum of the losses in float64."""
     cdef Job j = _job(OP_XENT_PROBS, x.shape[1], x.shape[2])
@@ -1196,6 +1233,9 @@ def probability_loss(const floating[:, :, :] x,  # IN  (A, B, K) logits
     if want_grad:
         j.g = <char*> &grad[0, 0, 0]
         j.sg = _str3(grad.strides, sizeof(floating))
+    if has_rw:
+        j.rw = &rw[0, 0]
+        j.srw = _str2(rw.strides, sizeof(double))
     j.eps = eps
     j.scale = scale
     return _run(&x[0, 0, 0], &j, M, n_threads, &bad, &counted)

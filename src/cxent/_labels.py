@@ -8,8 +8,9 @@ each of them:
 * :func:`kind` tells class indices from probability targets by dtype and shape;
 * :func:`as_int64` gives the kernels their int64 view (a copy only for other integer dtypes);
 * :func:`error` is the one wording of an invalid class index (value and position);
-* :func:`denominator` is PyTorch's denominator of "mean": the summed class weights of the
-  positions not ignored (their number without weights), and finds the first invalid index;
+* :func:`denominator` is PyTorch's denominator of "mean": the summed class weights (times the
+  sample weights) of the positions not ignored (their number without weights), and finds the
+  first invalid index; :func:`sample_weights` checks per-position weights;
 * :func:`finish` turns a kernel's float64 sum into the returned loss (a NumPy scalar of the
   logits' dtype; nan for an empty "mean", as in PyTorch).
 """
@@ -20,10 +21,12 @@ import numpy as np
 
 from ._isa import kernels as _kernels
 
-__all__ = ["as_int64", "check_topk", "denominator", "error", "finish", "kind"]
+__all__ = ["NO_ROW_WEIGHTS", "as_int64", "check_topk", "denominator", "error", "finish", "kind",
+           "sample_weights"]
 
 _INT64 = np.dtype(np.int64)
 _NO_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
+NO_ROW_WEIGHTS = np.empty((0, 0))
 
 
 def kind(t, shape, lshape, ax, name="logits"):
@@ -76,12 +79,33 @@ def error(value, pos, K, ignore, *, name="target", of=None, ax=None):
     return ValueError(msg)
 
 
-def denominator(y, w, ignore, K, dtype):
+def denominator(y, w, ignore, K, dtype, rw=None):
     """(denominator of "mean", first invalid row or -1) of (A, B) int64 class indices: the sum
-    of w[y] (the count without class weights `w`) over the positions not ignored."""
+    of rw * w[y] (the count without class weights `w` and sample weights `rw`, an (A, B) view)
+    over the positions not ignored."""
     wd = _NO_WEIGHTS[np.dtype(dtype).type] if w is None else w
-    denom, _, bad = _kernels.label_stats(y, wd, w is not None, ignore, K)
+    denom, _, bad = _kernels.label_stats(y, wd, NO_ROW_WEIGHTS if rw is None else rw,
+                                         w is not None, rw is not None, ignore, K)
     return denom, bad
+
+
+def sample_weights(sample_weight, shape):
+    """Per-position weights as float64 of exactly `shape` (the positions' shape), finite and
+    non-negative, or None; a ValueError names a wrong shape or the first bad value."""
+    if sample_weight is None:
+        return None
+    from ._validate import as_real_array
+
+    sw = as_real_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    if sw.shape != tuple(shape):
+        raise ValueError(f"sample_weight has shape {sw.shape}; it needs one weight per position, "
+                         f"shape {tuple(shape)}")
+    ok = np.isfinite(sw) & (sw >= 0)
+    if not ok.all():
+        pos = tuple(int(i) for i in np.unravel_index(int(np.argmin(ok)), sw.shape))
+        raise ValueError(f"sample_weight holds {sw[pos]} at position {pos}; sample weights must "
+                         f"be finite and non-negative")
+    return sw
 
 
 def finish(reduction, loss, grad, total, denom, dt, return_grad):

@@ -36,36 +36,42 @@ _NO_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ...,
                   reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
                   return_grad: Literal[False] = ..., n_threads: int | None = ...
                   ) -> FloatScalar: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ...,
                   reduction: Literal["none"], label_smoothing: float = ...,
                   return_grad: Literal[False] = ..., n_threads: int | None = ...
                   ) -> FloatArray: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ...,
                   reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
                   return_grad: Literal[True], n_threads: int | None = ...
                   ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ...,
                   reduction: Literal["none"], label_smoothing: float = ...,
                   return_grad: Literal[True], n_threads: int | None = ...
                   ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ...,
                   reduction: str = ..., label_smoothing: float = ..., return_grad: bool = ...,
                   n_threads: int | None = ...) -> Scalarish | tuple[Scalarish, FloatArray]: ...
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
+                  sample_weight: ArrayLike | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0,
                   return_grad: bool = False, n_threads: int | None = None
                   ) -> Scalarish | tuple[Scalarish, FloatArray]:
@@ -93,6 +99,13 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
         Positions whose class index equals it contribute no loss, get an exact zero gradient
         (even when their logits are nan or inf) and are not counted by "mean".  Only for class
         indices.
+    sample_weight : array_like, optional
+        A non-negative, finite weight per position (the shape of class indices; for probability
+        targets the logits' shape without `axis`): each position's loss and gradient are
+        multiplied by it, and "mean" divides by the sum over the positions not ignored of
+        ``sample_weight`` times the class weight of the label (by the sum of ``sample_weight``
+        with probability targets).  A zero weight gives a loss of 0 and an exact zero gradient
+        whatever the logits, like an ignored position.  All ones give the same bits as none.
     reduction : {"mean", "sum", "none"}, default "mean"
         ``"mean"`` averages over the positions (PyTorch's rule: with class indices, divided by
         the sum of the weights of the targets not ignored; with probability targets, by the
@@ -169,6 +182,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     array([0.693147, 0.693147])
     """
     if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
+            and sample_weight is None
             and type(label_smoothing) is float and label_smoothing == 0.0
             and type(ignore_index) is int and ignore_index == -100 and type(axis) is int):
         res = _fast_class_index_loss(logits, target, axis, reduction, return_grad,
@@ -177,12 +191,13 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
             return res
     red = check_reduction(reduction)
     loss, grad, total, denom, dt = _cross_entropy(logits, target, axis, weight, ignore_index,
-                                                  red, label_smoothing, return_grad, n_threads)
+                                                  red, label_smoothing, return_grad, n_threads,
+                                                  sample_weight)
     return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smoothing,
-                   return_grad, n_threads):
+                   return_grad, n_threads, sample_weight=None):
     """The general path of cross_entropy: (per-position losses or None, gradient or None, sum
     of the losses, denominator of "mean", dtype).  cxent.dask combines chunks from it."""
     x = as_real_array(logits, "logits")
@@ -198,50 +213,59 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
         raise ValueError(f"logits of shape {x.shape} have no classes along axis {ax}")
     dt = x.dtype.type
     w = check_class_weights(weight, K, dt)
+    sw = _labels.sample_weights(sample_weight, lay.reduced_shape)
+    rw = None if sw is None else lay.label_rows(sw)
     loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
     if probs:
         if ignore != -100:
             raise ValueError("ignore_index is not supported with probability targets")
-        denom = M
+        denom = M if sw is None else float(np.sum(sw))
         total = _kernels.probability_loss(
             lay.rows(x), lay.rows(as_real_array(t, "target").astype(dt, copy=False)),
-            _weights_or_dummy(w, dt), l2, g3, w is not None, red == "none", return_grad, eps,
-            _scale(red, M), nt)
+            _weights_or_dummy(w, dt), _labels.NO_ROW_WEIGHTS if rw is None else rw, l2, g3,
+            w is not None, rw is not None, red == "none", return_grad, eps, _scale(red, denom),
+            nt)
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
-                                         nt, ax, nll=False)
+                                         nt, ax, nll=False, rw=rw)
     return loss, grad, total, denom, dt
 
 
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
+             sample_weight: ArrayLike | None = ...,
              reduction: Literal["mean", "sum"] = ..., return_grad: Literal[False] = ...,
              n_threads: int | None = ...) -> FloatScalar: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
+             sample_weight: ArrayLike | None = ...,
              reduction: Literal["none"], return_grad: Literal[False] = ...,
              n_threads: int | None = ...) -> FloatArray: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
+             sample_weight: ArrayLike | None = ...,
              reduction: Literal["mean", "sum"] = ..., return_grad: Literal[True],
              n_threads: int | None = ...) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
+             sample_weight: ArrayLike | None = ...,
              reduction: Literal["none"], return_grad: Literal[True],
              n_threads: int | None = ...) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
-             weight: ArrayLike | None = ..., ignore_index: int = ..., reduction: str = ...,
+             weight: ArrayLike | None = ..., ignore_index: int = ...,
+             sample_weight: ArrayLike | None = ..., reduction: str = ...,
              return_grad: bool = ..., n_threads: int | None = ...
              ) -> Scalarish | tuple[Scalarish, FloatArray]: ...
 
 
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
-             weight: ArrayLike | None = None, ignore_index: int = -100, reduction: str = "mean",
+             weight: ArrayLike | None = None, ignore_index: int = -100,
+             sample_weight: ArrayLike | None = None, reduction: str = "mean",
              return_grad: bool = False, n_threads: int | None = None
              ) -> Scalarish | tuple[Scalarish, FloatArray]:
     """Negative log-likelihood of class indices under log-probabilities (PyTorch's nll_loss).
@@ -255,7 +279,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
         Log-probabilities (e.g. from :func:`log_softmax`) with the classes along `axis`.
     target : array_like of int
         Class indices: the shape of `log_probs` without `axis`.
-    axis, weight, ignore_index, reduction, return_grad, n_threads
+    axis, weight, ignore_index, sample_weight, reduction, return_grad, n_threads
         As in :func:`cross_entropy`.
 
     Returns
@@ -289,9 +313,10 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
         raise ValueError(f"log_probs of shape {x.shape} have no classes along axis {ax}")
     dt = x.dtype.type
     w = check_class_weights(weight, lay.K, dt)
+    sw = _labels.sample_weights(sample_weight, lay.reduced_shape)
     loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
-                                     ax, nll=True)
+                                     ax, nll=True, rw=None if sw is None else lay.label_rows(sw))
     return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
 
 
@@ -455,41 +480,47 @@ def _scale(red, denom):
     return 1.0 / denom if red == "mean" and denom else 1.0
 
 
-def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll):
+def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll, rw=None):
     """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
 
-    The gradient of a "mean" is scaled by one over its denominator, the summed weights of the
-    targets not ignored.  With class weights one cheap pass over the labels gives it (and checks
-    them) before the fused pass; without, the fused pass assumes no target is ignored, checks
-    and counts the labels itself, and in the rare case that some were ignored runs again with
-    the right scale (never a NumPy pass over the result).
+    The gradient of a "mean" is scaled by one over its denominator, the summed (class times
+    sample) weights of the targets not ignored.  With weights one cheap pass over the labels
+    gives it (and checks them) before the fused pass; without, the fused pass assumes no target
+    is ignored, checks and counts the labels itself, and in the rare case that some were ignored
+    runs again with the right scale (never a NumPy pass over the result).  `rw`: the (A, B) view
+    of the sample weights, or None.
     """
     y = lay.label_rows(_labels.as_int64(t))
     dt = x.dtype.type
     wd = _weights_or_dummy(w, dt)
     K, M = lay.K, lay.M
     has_w = w is not None
+    has_rw = rw is not None
+    weighted = has_w or has_rw
+    rwd = rw if has_rw else _labels.NO_ROW_WEIGHTS
 
     def bad_label(row):
         pos = lay.position(row)
         return _labels.error(t[pos], pos, K, ignore, of="log_probs" if nll else "logits", ax=ax)
 
     denom = None
-    if red == "mean" and has_w:
-        denom, bad = _labels.denominator(y, w, ignore, K, dt)
+    if red == "mean" and weighted:
+        denom, bad = _labels.denominator(y, w, ignore, K, dt, rw)
         if bad >= 0:
             raise bad_label(bad)
     wsum = float(np.sum(w, dtype=np.float64)) if has_w else float(K)
-    guess = denom if has_w else M
+    guess = denom if weighted else M
     scale = 1.0 / guess if red == "mean" and guess else 1.0
     rows = lay.rows(x)
     total, bad, counted = _kernels.class_index_loss(
-        rows, y, wd, l2, g3, nll, has_w, red == "none", want_grad, ignore, eps, wsum, scale, nt)
+        rows, y, wd, rwd, l2, g3, nll, has_w, has_rw, red == "none", want_grad, ignore, eps,
+        wsum, scale, nt)
     if bad >= 0:
         raise bad_label(bad)
-    if has_w:
+    if weighted:
         return denom if red == "mean" else counted, total
     if red == "mean" and want_grad and counted != M and counted:
         total, _, _ = _kernels.class_index_loss(
-            rows, y, wd, l2, g3, nll, False, False, True, ignore, eps, wsum, 1.0 / counted, nt)
+            rows, y, wd, rwd, l2, g3, nll, False, False, False, True, ignore, eps, wsum,
+            1.0 / counted, nt)
     return counted, total

@@ -126,8 +126,8 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
         # value (counted out) is reported as invalid like any other
         s, bad, counted = _kernels.class_index_loss(
             xb.reshape(1, stop - start, K), yb.reshape(1, -1), _NO_WEIGHTS[xb.dtype.type],
-            lb.reshape(1, -1), np.empty((0, 0, 0), xb.dtype), False, False, True, False,
-            _NO_IGNORE, 0.0, float(K), 1.0, nt)
+            _labels.NO_ROW_WEIGHTS, lb.reshape(1, -1), np.empty((0, 0, 0), xb.dtype), False,
+            False, False, True, False, _NO_IGNORE, 0.0, float(K), 1.0, nt)
         if bad < 0 and counted != stop - start:
             bad = int(np.flatnonzero(yb == _NO_IGNORE)[0])
         if bad >= 0:
@@ -152,24 +152,28 @@ LinearGrads = tuple[FloatArray, FloatArray, FloatArray | None]
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ...,
                          reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
                          return_grad: Literal[False] = ..., chunk_size: int | None = ...,
                          n_threads: int | None = ...) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ...,
                          reduction: Literal["none"], label_smoothing: float = ...,
                          return_grad: Literal[False] = ..., chunk_size: int | None = ...,
                          n_threads: int | None = ...) -> FloatArray: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ...,
                          reduction: str = ..., label_smoothing: float = ...,
                          return_grad: Literal[True], chunk_size: int | None = ...,
                          n_threads: int | None = ...) -> tuple[Scalarish, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ...,
                          reduction: str = ..., label_smoothing: float = ...,
                          return_grad: bool = ..., chunk_size: int | None = ...,
                          n_threads: int | None = ...
@@ -178,6 +182,7 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
 
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: int = -100,
+                         sample_weight: ArrayLike | None = None,
                          reduction: str = "mean", label_smoothing: float = 0.0,
                          return_grad: bool = False, chunk_size: int | None = None,
                          n_threads: int | None = None
@@ -197,8 +202,8 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
         The output projection (as ``torch.nn.Linear.weight``).
     target : array_like of int, shape (N,)
     bias : array_like of shape (V,), optional
-    ignore_index, reduction, label_smoothing, n_threads
-        As in :func:`cross_entropy`.
+    ignore_index, reduction, label_smoothing, sample_weight, n_threads
+        As in :func:`cross_entropy`; `sample_weight` has shape (N,).
     return_grad : bool, default False
         Also return ``(grad_hidden, grad_weight, grad_bias)`` (``grad_bias`` None without bias).
     chunk_size : int, optional
@@ -218,7 +223,7 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
     0.17615
     """
     lin = _LinearProblem.prepare(hidden, weight, target, bias, ignore_index, label_smoothing,
-                                 chunk_size, n_threads)
+                                 chunk_size, n_threads, sample_weight)
     red = check_reduction(reduction)
     total, losses, grads = lin.run(red, return_grad)
     dtt = lin.h.dtype.type
@@ -246,10 +251,11 @@ class _LinearProblem:
     denom: float           # the denominator of "mean": targets not ignored
     chunk_size: int
     n_threads: int
+    sw: np.ndarray | None  # (N,) float64 sample weights
 
     @classmethod
     def prepare(cls, hidden, weight, target, bias, ignore_index, label_smoothing, chunk_size,
-                n_threads):
+                n_threads, sample_weight=None):
         h = as_array(hidden, "hidden")
         w = as_array(weight, "weight")
         dt = np.result_type(h.dtype, w.dtype, np.float32)
@@ -276,26 +282,30 @@ class _LinearProblem:
         eps = check_label_smoothing(label_smoothing)
         ignore = check_ignore_index(ignore_index)
         nt = check_n_threads(n_threads)
-        denom, bad = _labels.denominator(y.reshape(1, N), None, ignore, V, dt)
+        sw = _labels.sample_weights(sample_weight, (N,))
+        denom, bad = _labels.denominator(y.reshape(1, N), None, ignore, V, dt,
+                                         None if sw is None else sw.reshape(1, N))
         if bad >= 0:
             raise _labels.error(int(y[bad]), (int(bad),), V, ignore)
         if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
             chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
         chunk_size = max(1, min(int(chunk_size), max(N, 1)))
-        return cls(h, w, b, y, eps, ignore, denom, chunk_size, nt)
+        return cls(h, w, b, y, eps, ignore, denom, chunk_size, nt, sw)
 
     def run(self, red, want_grad, row_scale=None):
         return _linear_chunks(self.h, self.w, self.b, self.y, red, self.eps, self.ignore,
-                              self.denom, want_grad, self.chunk_size, self.n_threads, row_scale)
+                              self.denom, want_grad, self.chunk_size, self.n_threads, row_scale,
+                              self.sw)
 
 
 def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, nt,
-                   row_scale=None):
+                   row_scale=None, sw=None):
     """The chunk loop of linear_cross_entropy on validated arrays: returns (sum of the losses,
     per-row losses for "none" else None, (grad_hidden, grad_weight, grad_bias) or None).
 
     `row_scale` (N,), with "none", multiplies each row's gradient before the matrix products:
-    the backward of per-row losses given their upstream gradient (cxent.torch)."""
+    the backward of per-row losses given their upstream gradient (cxent.torch).  `sw`: the
+    (N,) sample weights or None."""
     N, V = h.shape[0], w.shape[0]
     dt = h.dtype
     wd = _NO_WEIGHTS[dt.type]
@@ -317,9 +327,10 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
             z += b
         g3 = grad_buf[:n].reshape(1, n, V) if want_grad else np.empty((0, 0, 0), dt)
         l2 = losses[start:stop].reshape(1, n) if losses is not None else _NO_ROWS[dt.type]
+        rw = _labels.NO_ROW_WEIGHTS if sw is None else sw[start:stop].reshape(1, n)
         s, _, _ = _kernels.class_index_loss(
-            z.reshape(1, n, V), y[start:stop].reshape(1, n), wd, l2, g3, False, False,
-            losses is not None, want_grad, ignore, eps, float(V), scale, nt)
+            z.reshape(1, n, V), y[start:stop].reshape(1, n), wd, rw, l2, g3, False, False,
+            sw is not None, losses is not None, want_grad, ignore, eps, float(V), scale, nt)
         total += s
         if want_grad:
             g = grad_buf[:n]

@@ -61,35 +61,40 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, n_threads=None):
+                  label_smoothing=0.0, sample_weight=None, n_threads=None):
     """:func:`cxent.cross_entropy` of dask arrays (lazy).
 
     ``reduction="none"`` gives a dask array of per-position losses; ``"sum"`` and ``"mean"`` a
     0-d dask array (a lazy scalar), the mean exact across chunks (PyTorch's denominators).
+    `sample_weight` (an array of the positions' shape, dask or NumPy) is chunked like them.
     """
     red = check_reduction(reduction)
     r, ax = _rows(logits, axis)
     t = da.asarray(target)
     soft = t.dtype.kind == "f"
     t = da.moveaxis(t, ax, -1).rechunk(r.chunks) if soft else t.rechunk(r.chunks[:-1])
+    sw = None if sample_weight is None else da.asarray(sample_weight).rechunk(r.chunks[:-1])
     kw = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
           "n_threads": n_threads}
     dt = _dtype(r)
     if red == "none":
-        def block(xb, tb):
-            return _losses.cross_entropy(xb, tb, reduction="none", **kw)
+        def block(xb, tb, swb=None):
+            return _losses.cross_entropy(xb, tb, reduction="none", sample_weight=swb, **kw)
 
         idx = "abcdefghijklmnopqrstuvwxyz"[:r.ndim]
-        return da.blockwise(block, idx[:-1], r, idx, t, idx if soft else idx[:-1],
-                            concatenate=True, dtype=dt)
-    def partial(xb, tb):
+        args = [r, idx, t, idx if soft else idx[:-1]] + ([] if sw is None else [sw, idx[:-1]])
+        return da.blockwise(block, idx[:-1], *args, concatenate=True, dtype=dt)
+
+    def partial(xb, tb, swb):
         # the sum of the chunk's losses and its denominator of "mean", by cross_entropy's rules
         _, _, total, denom, _ = _losses._cross_entropy(
-            xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads)
+            xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads, swb)
         return total, float(denom)
 
     xb, tb = r.to_delayed(), t.to_delayed()
-    parts = [dask.delayed(partial)(xb[i + (0,)], tb[i + (0,)] if soft else tb[i])
+    swd = None if sw is None else sw.to_delayed()
+    parts = [dask.delayed(partial)(xb[i + (0,)], tb[i + (0,)] if soft else tb[i],
+                                   None if swd is None else swd[i])
              for i in np.ndindex(*r.numblocks[:-1])]
 
     def combine(ps):
