@@ -110,7 +110,7 @@ MUTANTS = [
            "tile path: the smoothing term without the sum of the class weights"),
     Mutant("K23", K, "rs, grow, j.sg.k, grow, j.sg.k, j.scale * rwv)",
            "rs, grow, j.sg.k, grow, j.sg.k, j.scale)",
-           "row path: the sample weight left out of the gradient"),
+           "row path: the sample weight left out of the gradient (class indices)", nth=2),
     Mutant("K24", K, "                    gy[r] = gy[r] * rwt[r]\n", "",
            "tile path: the label's gradient entry without the sample weight"),
     Mutant("K25", K, "* (rw[a, b] if has_rw else 1.0)", "",
