@@ -279,7 +279,10 @@ def test_fork_after_parallel_work_does_not_hang():
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_interrupts_a_long_call_quickly():
     code = textwrap.dedent("""
-        import time, numpy as np, cxent
+        import signal, time, numpy as np, cxent
+        # a process started in the background by a shell inherits SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler: install it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         x = np.broadcast_to(np.linspace(-1, 1, 1024), (2**22 + 3, 1024))
         y = np.zeros(2**22 + 3, np.int64)
         print("ready", flush=True)
