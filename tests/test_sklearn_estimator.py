@@ -123,3 +123,18 @@ def test_n_threads_gives_the_same_model(binary, force_parallel):
     np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     with pytest.raises(ValueError, match="n_threads must be None or a positive integer"):
         SoftmaxRegression(n_threads=0).fit(X, y)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_float32_data_stays_float32(binary):
+    # LogisticRegression's rule: float32 X gives float32 coef_ and probabilities
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    y = (y == 2) if binary else y
+    sw = np.random.default_rng(1).random(len(y)) * 2
+    ours = SoftmaxRegression(tol=1e-6, max_iter=5000).fit(X, y, sample_weight=sw)
+    ref = LogisticRegression(tol=1e-8, max_iter=5000).fit(X, y, sample_weight=sw)
+    assert ref.coef_.dtype == np.float32
+    assert ours.coef_.dtype == np.float32 and ours.intercept_.dtype == np.float32
+    assert ours.predict_proba(X).dtype == np.float32
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=2e-4)

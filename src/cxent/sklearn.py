@@ -113,8 +113,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError("This solver needs samples of at least 2 classes in the data, but "
                              f"the data contains only one class: {classes[0]!r}")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        X = np.asarray(X, dtype=np.float64)
-        n, d = X.shape
+        X = np.asarray(X)  # float32 stays float32 (LogisticRegression's rule), else float64
+        dt = X.dtype
+        d = X.shape[1]
         K = len(classes)
         binary = K == 2
         rows = 1 if binary else K
@@ -123,10 +124,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         sw_sum = float(sw.sum())
         l2 = 1.0 / (self.C * sw_sum)
         if binary:
-            target = yi.astype(np.float64)
+            target = yi.astype(dt)
+            bce_w = sw.astype(dt)
         else:
-            target = np.zeros((n, K))  # sample weights folded into the targets
-            target[np.arange(n), yi] = sw
+            target = yi.astype(np.int64)  # class indices, weighted per sample by the kernel
         W0 = np.zeros((rows, cols))
         if (self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (rows, d)
                 and len(self.classes_) == K and np.array_equal(self.classes_, classes)):
@@ -137,23 +138,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         def objective(wflat):
             W = wflat.reshape(rows, cols)
-            Z = X @ W[:, :d].T
+            Wd = W.astype(dt, copy=False)  # the data's precision for the logits
+            Z = X @ Wd[:, :d].T
             if fi:
-                Z += W[:, d]
+                Z += Wd[:, d]
             if binary:
-                loss, G = binary_cross_entropy_with_logits(Z[:, 0], target, weight=sw,
+                loss, G = binary_cross_entropy_with_logits(Z[:, 0], target, weight=bce_w,
                                                            reduction="sum", return_grad=True,
                                                            n_threads=nt)
                 G = G[:, None]
             else:
-                loss, G = cross_entropy(Z, target, reduction="sum", return_grad=True,
-                                        n_threads=nt)
+                loss, G = cross_entropy(Z, target, sample_weight=sw, reduction="sum",
+                                        return_grad=True, n_threads=nt)
             coef = W[:, :d]
             f = float(loss) / sw_sum + 0.5 * l2 * float(np.vdot(coef, coef))
             grad = np.empty_like(W)
             grad[:, :d] = (G.T @ X) / sw_sum + l2 * coef
             if fi:
-                grad[:, d] = G.sum(axis=0) / sw_sum
+                grad[:, d] = G.sum(axis=0, dtype=np.float64) / sw_sum
             return f, grad.ravel()
 
         curve = []
@@ -168,8 +170,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                           ConvergenceWarning, stacklevel=2)
         W = res.x.reshape(rows, cols)
         self.classes_ = classes
-        self.coef_ = W[:, :d].copy()
-        self.intercept_ = W[:, d].copy() if fi else np.zeros(rows)
+        self.coef_ = W[:, :d].astype(dt)
+        self.intercept_ = W[:, d].astype(dt) if fi else np.zeros(rows, dt)
         self.n_iter_ = np.array([res.nit], dtype=np.int32)
         self.loss_curve_ = curve
         return self
@@ -178,7 +180,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Logits ``X @ coef_.T + intercept_``: shape (n_samples,) for two classes."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        Z = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        X = np.asarray(X, dtype=self.coef_.dtype)
+        Z = X @ self.coef_.T + self.intercept_
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
     def _logits(self, X):
