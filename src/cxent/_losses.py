@@ -30,7 +30,7 @@ _INT64 = np.dtype(np.int64)
 # Stand-ins for outputs a call does not want (the kernels never touch them).
 _NO_ROWS = {dt: np.empty((0, 0), dt) for dt in (np.float32, np.float64)}
 _NO_GRAD = {dt: np.empty((0, 0, 0), dt) for dt in (np.float32, np.float64)}
-_NO_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
+_NO_WEIGHTS = _labels.NO_CLASS_WEIGHTS
 
 
 @overload
