@@ -329,9 +329,11 @@ def main(argv=None):
             finally:
                 path.write_text(original)
                 stale = stale or _compiled(m)
-        print(f"\n{len(chosen) - len(survivors)} of {len(chosen)} mutants caught without "
-              f"PyTorch{'' if torch else ' (PyTorch is not installed here)'}; "
-              f"{len(survivors)} survivors of that run" + (":" if survivors else "."))
+        n_torch = sum(m.torch_only for m in chosen)
+        print(f"\n{len(chosen) - len(survivors)} of {len(chosen)} mutants caught ({n_torch} of "
+              f"cxent.torch, with PyTorch; the others without it)"
+              f"{'' if torch else ' (PyTorch is not installed here)'}; "
+              f"{len(survivors)} survived" + (":" if survivors else "."))
         for m, verdict in survivors:
             print(f"  {m.id} {m.path}: {m.what} ({verdict})")
         return min(len(survivors), 100)
