@@ -6,6 +6,7 @@ Run by hand (not in every CI run; it takes about half an hour on two cores)::
     python tests/mutation/run.py --list          # the mutants
     python tests/mutation/run.py -k K03 -k P01   # some of them
     python tests/mutation/run.py --check         # only check that every mutant applies
+    python tests/mutation/run.py --count -k K06  # how many tests catch a mutant (slower)
 
 Each mutant is one small semantic change (a dropped term, a wrong denominator, an ignored
 keyword...) to one file.  The runner copies the repository's tracked files to a scratch folder,
@@ -229,11 +230,13 @@ def _build(tree, log):
     return res.returncode == 0
 
 
-def _pytest(tree, torch, timeout):
+def _pytest(tree, torch, timeout, count=False):
     env = {k: v for k, v in os.environ.items() if k != "CXENT_ISA"}
     env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(HERE)])
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
            str(tree / "tests"), "--ignore", str(tree / "tests" / "mutation")]
+    if not count:
+        cmd.insert(3, "-x")
     cmd += [arg for t in TIMING for arg in ("--deselect", f"tests/{t}")]
     if not torch:
         cmd += ["-p", "no_torch"]
@@ -246,6 +249,8 @@ def _pytest(tree, torch, timeout):
     lines = res.stdout.splitlines()
     failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
     detail = failed[0] if failed else (lines[-1] if lines else res.stderr[-300:])
+    if count and failed:
+        detail = f"{len(failed)} failing tests, first: {failed[0]}"
     return res.returncode == 0, detail, time.perf_counter() - t0
 
 
@@ -261,6 +266,8 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="check that every mutant applies")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per suite run")
+    ap.add_argument("--count", action="store_true",
+                    help="run the whole suite per mutant (no -x) and count the failing tests")
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.k or m.id in args.k]
     if args.list:
@@ -316,7 +323,7 @@ def main(argv=None):
                 verdict, detail, secs = "survived", "", 0.0
                 runs = (True,) if m.torch_only else (False, True)
                 for with_torch in runs if torch else (False,):
-                    passed, detail, s = _pytest(tree, with_torch, args.timeout)
+                    passed, detail, s = _pytest(tree, with_torch, args.timeout, args.count)
                     secs += s
                     if not passed:
                         verdict = ("caught only with PyTorch" if with_torch and not m.torch_only
