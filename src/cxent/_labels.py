@@ -15,14 +15,12 @@ each of them:
   logits' dtype; nan for an empty "mean", as in PyTorch).
 """
 
-import operator
-
 import numpy as np
 
 from ._isa import kernels as _kernels
 
-__all__ = ["NO_CLASS_WEIGHTS", "NO_ROW_WEIGHTS", "as_int64", "check_topk", "denominator", "error",
-           "finish", "kind", "sample_weights"]
+__all__ = ["NO_CLASS_WEIGHTS", "NO_ROW_WEIGHTS", "as_int64", "denominator", "error", "finish",
+           "kind", "sample_weights"]
 
 _INT64 = np.dtype(np.int64)
 # Stand-ins for the kernels' absent weight arrays (never read)
@@ -119,15 +117,3 @@ def finish(reduction, loss, grad, total, denom, dt, return_grad):
         loss = dt(total / denom) if denom else dt(np.nan)
     return (loss, grad) if return_grad else loss
 
-
-def check_topk(topk):
-    """A positive int (bools and floats are a TypeError)."""
-    if isinstance(topk, (bool, np.bool_)):
-        raise TypeError(f"topk must be a positive integer, got {topk!r}")
-    try:
-        k = operator.index(topk)
-    except TypeError:
-        raise TypeError(f"topk must be a positive integer, got {topk!r}") from None
-    if k < 1:
-        raise ValueError(f"topk must be a positive integer, got {k}")
-    return k

@@ -21,6 +21,7 @@ from ._validate import (
     check_label_smoothing,
     check_n_threads,
     check_reduction,
+    check_topk,
 )
 
 __all__ = ["ScoreResult", "linear_cross_entropy", "score"]
@@ -99,7 +100,7 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
     _labels.as_int64(y[:0], "labels")  # the dtype check, before any batch is read
     if K == 0:
         raise ValueError("logits have no classes")
-    topk = _labels.check_topk(topk)
+    topk = check_topk(topk)
     nt = check_n_threads(n_threads)
     if out is not None:
         if not isinstance(out, np.ndarray):

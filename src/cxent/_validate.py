@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 __all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_array", "as_real_array", "broadcast_pair",
            "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
-           "check_out", "check_reduction", "check_scalar_axis", "fast_threads",
+           "check_out", "check_reduction", "check_scalar_axis", "check_topk", "fast_threads",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -79,17 +79,21 @@ def broadcast_pair(a, b, message):
     return a2.astype(dt, copy=False), b2.astype(dt, copy=False)
 
 
+def _as_int(value, message):
+    """An integer keyword as an int; bools, floats and other objects are TypeError(message)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(message)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(message) from None
+
+
 def check_n_threads(n_threads):
     """None -> 0 (OpenMP's default for the calling thread); a positive integer -> itself."""
     if n_threads is None:
         return 0
-    if isinstance(n_threads, (bool, np.bool_)):
-        raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}")
-    try:
-        n = operator.index(n_threads)
-    except TypeError:
-        raise TypeError(
-            f"n_threads must be None or a positive integer, got {n_threads!r}") from None
+    n = _as_int(n_threads, f"n_threads must be None or a positive integer, got {n_threads!r}")
     if n < 1:
         raise ValueError(f"n_threads must be None or a positive integer, got {n}")
     return min(n, 1 << 16)
@@ -306,15 +310,18 @@ def check_class_weights(weight, K, dtype):
 
 
 def check_ignore_index(ignore_index):
-    if isinstance(ignore_index, (bool, np.bool_)):
-        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
-    try:
-        ii = operator.index(ignore_index)
-    except TypeError:
-        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}") from None
+    ii = _as_int(ignore_index, f"ignore_index must be an integer, got {ignore_index!r}")
     if not -(2**63) <= ii < 2**63:
         raise ValueError(f"ignore_index {ii} does not fit in 64 bits")
     return ii
+
+
+def check_topk(topk):
+    """A positive int (bools and floats are a TypeError)."""
+    k = _as_int(topk, f"topk must be a positive integer, got {topk!r}")
+    if k < 1:
+        raise ValueError(f"topk must be a positive integer, got {k}")
+    return k
 
 
 def check_label_smoothing(label_smoothing):
