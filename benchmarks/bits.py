@@ -6,6 +6,9 @@ For refactors that must not change any result (the redesign of the compiled laye
     ... change the code, rebuild ...
     CXENT_ISA=avx2 python benchmarks/bits.py compare benchmarks/bits-avx2.json
 
+A third argument, an .npz file, stores the values themselves with ``record`` and makes
+``compare`` print, for each call that differs, its largest difference in ulps.
+
 benchmarks/bits-{baseline,avx2,avx512}.json hold the records of this repository's last
 recorded state (GCC 12 on Debian 12, NumPy 2.4).
 
@@ -57,6 +60,8 @@ def calls():
             t = cxent.softmax(rng.standard_normal((257, K))).astype(dt)
             x3 = (rng.standard_normal((4, K, 9)) * 2).astype(dt)
             y3 = rng.integers(0, K, (4, 9))
+            sw = rng.random(257) * 2
+            sw[::7] = 0.0
             tag = f"{np.dtype(dt).name}-K{K}"
             c = [
                 ("softmax", lambda x=x: cxent.softmax(x)),
@@ -82,6 +87,21 @@ def calls():
                     x3, y3, axis=1, reduction="none", return_grad=True)),
                 ("probs", lambda x=x, t=t, w=w: cxent.cross_entropy(
                     x, t, weight=w, label_smoothing=0.2, return_grad=True)),
+                ("probs axis0", lambda x=x, t=t: cxent.cross_entropy(
+                    x.T, t.T, axis=0, reduction="none", return_grad=True)),
+                ("xent axis0 w eps", lambda x=x, y=y, w=w: cxent.cross_entropy(
+                    x.T, y, axis=0, weight=w, label_smoothing=0.3, reduction="none",
+                    return_grad=True)),
+                ("xent sample_weight", lambda x=x, y=y, w=w, sw=sw: cxent.cross_entropy(
+                    x, y, weight=w, label_smoothing=0.3, sample_weight=sw, return_grad=True)),
+                ("xent sample_weight axis0", lambda x=x, y=y, sw=sw: cxent.cross_entropy(
+                    x.T, y, axis=0, sample_weight=sw, reduction="none", return_grad=True)),
+                ("probs sample_weight", lambda x=x, t=t, sw=sw: cxent.cross_entropy(
+                    x, t, label_smoothing=0.1, sample_weight=sw, return_grad=True)),
+                ("nll sample_weight", lambda x=x, y=y, sw=sw: cxent.nll_loss(
+                    cxent.log_softmax(x), y, sample_weight=sw, return_grad=True)),
+                ("log_loss", lambda t=t, y=y, K=K: cxent.log_loss(
+                    np.where(y < 0, 0, y), t, labels=np.arange(K))),
             ]
             for red in ("mean", "sum", "none"):
                 for wt in (None, w):
@@ -106,12 +126,49 @@ def calls():
     return out
 
 
+def _arrays(value):
+    parts = value if isinstance(value, tuple) else (value,)
+    out = []
+    for p in parts:
+        if isinstance(p, tuple):
+            out += _arrays(p)
+        elif p is not None:
+            out.append(np.asarray(p))
+    return out
+
+
+def _ulps(a, b):
+    # largest distance in units in the last place between two arrays of one float dtype
+    if a.shape != b.shape or a.dtype != b.dtype or a.dtype.kind != "f":
+        return float("inf") if not np.array_equal(a, b) else 0.0
+    u = np.dtype({4: np.int32, 8: np.int64}[a.dtype.itemsize])
+    ia, ib = a.view(u).astype(np.int64), b.view(u).astype(np.int64)
+    ia = np.where(ia < 0, np.iinfo(u).min - ia, ia)  # monotone integer order of the floats
+    ib = np.where(ib < 0, np.iinfo(u).min - ib, ib)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    d = np.where(same, 0, np.abs(ia - ib))
+    return float(d.max()) if d.size else 0.0
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("record", "compare"):
+    if len(argv) not in (3, 4) or argv[1] not in ("record", "compare"):
         print(__doc__)
         return 2
     isa = cxent.show_config("dicts")["isa"]["selected"]
-    got = {name: _digest(f()) for name, f in calls()}
+    values = {name: f() for name, f in calls()}
+    got = {name: _digest(v) for name, v in values.items()}
+    if len(argv) == 4:  # the values too (an .npz beside the record), to measure differences
+        npz = argv[3]
+        if argv[1] == "record":
+            np.savez_compressed(npz, **{f"{n}#{i}": a for n, v in values.items()
+                                        for i, a in enumerate(_arrays(v))})
+        else:
+            old = np.load(npz)
+            for n, v in values.items():
+                if got[n] != json.load(open(argv[2]))["bits"].get(n):
+                    arrs = _arrays(v)
+                    u = max(_ulps(old[f"{n}#{i}"], a) for i, a in enumerate(arrs))
+                    print(f"  {n}: max {u:g} ulp")
     if argv[1] == "record":
         with open(argv[2], "w") as f:
             json.dump({"isa": isa, "bits": got}, f, indent=0)
