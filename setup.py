@@ -18,6 +18,7 @@ Never add a target-architecture flag (wheels would crash on older CPUs) nor fast
 inf/nan semantics and, linked into a shared object, can set flush-to-zero for the whole process).
 """
 
+import glob
 import os
 import platform
 import shlex
@@ -167,8 +168,7 @@ ISA_OF_MODULE = {"cxent._kernels_avx2": "avx2", "cxent._kernels_avx512": "avx512
 
 def _extension(name):
     return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], include_dirs=["src/cxent"],
-                     depends=["src/cxent/_kernels_impl.pxi", "src/cxent/_simd.h",
-                              "src/cxent/_cxent_platform.h"])
+                     depends=sorted(glob.glob("src/cxent/_k*.pxi") + glob.glob("src/cxent/_*.h")))
 
 
 extensions = [_extension("cxent._kernels")]

@@ -38,7 +38,7 @@ def entropy(p: ArrayLike, axis: int = -1, *, base: float | None = None) -> Scala
     >>> cxent.entropy([[1.0, 0.0], [0.25, 0.75]]).round(6)
     array([0.      , 0.562335])
     """
-    return _information(p, None, axis, base, 0)
+    return _information(p, None, axis, base, _kernels.entropy_rows)
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: float | None = None
@@ -76,7 +76,7 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: float | N
     >>> cxent.kl_divergence([1.0, 0.0], [0.0, 1.0])
     np.float64(inf)
     """
-    return _information(p, q, axis, base, 1)
+    return _information(p, q, axis, base, _kernels.kl_rows)
 
 
 def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: float | None = None
@@ -107,10 +107,10 @@ def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: floa
     >>> print(f"{cxent.cross_entropy_dist([0, 0, 1], [0.02, 0.14, 0.84]):.5f}")  # -log(0.84)
     0.17435
     """
-    return _information(p, q, axis, base, 2)
+    return _information(p, q, axis, base, _kernels.cross_entropy_dist_rows)
 
 
-def _information(p, q, axis, base, mode):
+def _information(p, q, axis, base, kernel):
     a = as_real_array(p, "p")
     b = None
     if q is not None:
@@ -125,7 +125,6 @@ def _information(p, q, axis, base, mode):
     lay = Layout(a, normalize_axis(axis, a.ndim, "p"))
     res, o2 = lay.new_reduced(a.dtype)
     if lay.M:
-        rows = lay.rows(a)
-        _kernels.information_rows(rows, rows if b is None else lay.rows(b), o2, mode,
-                                  b is not None, factor, 1.0, 0.0, 0)
+        rows = (lay.rows(a),) if b is None else (lay.rows(a), lay.rows(b))
+        kernel(*rows, o2, factor=factor, n_threads=0)
     return res if res.ndim else res[()]

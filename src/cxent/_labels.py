@@ -19,13 +19,9 @@ import numpy as np
 
 from ._isa import kernels as _kernels
 
-__all__ = ["NO_CLASS_WEIGHTS", "NO_ROW_WEIGHTS", "as_int64", "denominator", "error", "finish",
-           "kind", "sample_weights"]
+__all__ = ["as_int64", "denominator", "error", "finish", "kind", "sample_weights"]
 
 _INT64 = np.dtype(np.int64)
-# Stand-ins for the kernels' absent weight arrays (never read)
-NO_CLASS_WEIGHTS = {dt: np.empty(0, dt) for dt in (np.float32, np.float64)}
-NO_ROW_WEIGHTS = np.empty((0, 0))
 
 
 def kind(t, shape, lshape, ax, name="logits"):
@@ -78,13 +74,11 @@ def error(value, pos, K, ignore, *, name="target", of=None, ax=None):
     return ValueError(msg)
 
 
-def denominator(y, w, ignore, K, dtype, rw=None):
+def denominator(y, w, ignore, K, rw=None):
     """(denominator of "mean", first invalid row or -1) of (A, B) int64 class indices: the sum
     of rw * w[y] (the count without class weights `w` and sample weights `rw`, an (A, B) view)
     over the positions not ignored."""
-    wd = NO_CLASS_WEIGHTS[np.dtype(dtype).type] if w is None else w
-    denom, _, bad = _kernels.label_stats(y, wd, NO_ROW_WEIGHTS if rw is None else rw,
-                                         w is not None, rw is not None, ignore, K)
+    denom, _, bad = _kernels.label_stats(y, K=K, ignore_index=ignore, weight=w, sample_weight=rw)
     return denom, bad
 
 

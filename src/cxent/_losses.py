@@ -28,9 +28,6 @@ __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 _INT64 = np.dtype(np.int64)
 # Stand-ins for outputs a call does not want (the kernels never touch them).
-_NO_ROWS = {dt: np.empty((0, 0), dt) for dt in (np.float32, np.float64)}
-_NO_GRAD = {dt: np.empty((0, 0, 0), dt) for dt in (np.float32, np.float64)}
-_NO_WEIGHTS = _labels.NO_CLASS_WEIGHTS
 
 
 @overload
@@ -220,11 +217,10 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
         if ignore != -100:
             raise ValueError("ignore_index is not supported with probability targets")
         denom = M if sw is None else float(np.sum(sw))
-        total = _kernels.probability_loss(
-            lay.rows(x), lay.rows(as_real_array(t, "target").astype(dt, copy=False)),
-            _weights_or_dummy(w, dt), _labels.NO_ROW_WEIGHTS if rw is None else rw, l2, g3,
-            w is not None, rw is not None, red == "none", return_grad, eps, _scale(red, denom),
-            nt)
+        total = _kernels.cross_entropy_targets(
+            lay.rows(x), lay.rows(as_real_array(t, "target").astype(dt, copy=False)), weight=w,
+            sample_weight=rw, loss=l2, grad=g3, label_smoothing=eps, scale=_scale(red, denom),
+            n_threads=nt)
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
                                          nt, ax, nll=False, rw=rw)
@@ -415,9 +411,7 @@ def binary_cross_entropy_with_logits(
             except ValueError:
                 raise ValueError(f"{name} of shape {v.shape} does not broadcast to the logits' "
                                  f"shape {shape}") from None
-    dummy = _NO_GRAD[dt]
-    loss = grad = None
-    l3 = g3 = dummy
+    loss = grad = l3 = g3 = None
     if red == "none":
         loss, l3 = lay.new(dt)
     if return_grad:
@@ -426,9 +420,9 @@ def binary_cross_entropy_with_logits(
     scale = 1.0 / n if red == "mean" and n else 1.0
     total = 0.0
     if n:
-        total = _kernels.bce_loss(lay.rows(x1), lay.rows(t1), extra.get("weight", dummy),
-                                  extra.get("pos_weight", dummy), l3, g3, "weight" in extra,
-                                  "pos_weight" in extra, red == "none", return_grad, scale, nt)
+        total = _kernels.bce_with_logits(lay.rows(x1), lay.rows(t1), weight=extra.get("weight"),
+                                         pos_weight=extra.get("pos_weight"), loss=l3, grad=g3,
+                                         scale=scale, n_threads=nt)
     if red == "none":
         loss = loss.reshape(shape)
         loss = loss if loss.ndim else loss[()]
@@ -440,13 +434,9 @@ def binary_cross_entropy_with_logits(
 
 
 def _outputs(lay, dt, want_loss, want_grad):
-    loss, l2 = lay.new_reduced(dt) if want_loss else (None, _NO_ROWS[dt])
-    grad, g3 = lay.new(dt) if want_grad else (None, _NO_GRAD[dt])
+    loss, l2 = lay.new_reduced(dt) if want_loss else (None, None)
+    grad, g3 = lay.new(dt) if want_grad else (None, None)
     return loss, l2, grad, g3
-
-
-def _weights_or_dummy(w, dt):
-    return _NO_WEIGHTS[dt] if w is None else w
 
 
 def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
@@ -466,13 +456,13 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     loss = np.empty(N, dt) if reduction == "none" else None
     grad = np.empty((N, K), dt) if return_grad else None
     mean = reduction == "mean"
-    total, bad, counted = _kernels.class_index_loss_c(x, y, loss, grad, K,
-                                                      1.0 / N if mean else 1.0, nt)
+    total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
+                                                   scale=1.0 / N if mean else 1.0, n_threads=nt)
     if bad >= 0:
         raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
     if mean and return_grad and counted != N and counted:
         # some positions were ignored: the gradient of "mean" is scaled by 1 / counted
-        _kernels.class_index_loss_c(x, y, None, grad, K, 1.0 / counted, nt)
+        _kernels.cross_entropy_c(x, y, grad=grad, K=K, scale=1.0 / counted, n_threads=nt)
     return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)
 
 
@@ -492,12 +482,12 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
     """
     y = lay.label_rows(_labels.as_int64(t))
     dt = x.dtype.type
-    wd = _weights_or_dummy(w, dt)
     K, M = lay.K, lay.M
-    has_w = w is not None
-    has_rw = rw is not None
-    weighted = has_w or has_rw
-    rwd = rw if has_rw else _labels.NO_ROW_WEIGHTS
+    weighted = w is not None or rw is not None
+    kernel = _kernels.nll_labels if nll else _kernels.cross_entropy_labels
+    extra = {} if nll else {"label_smoothing": eps,
+                            "weight_sum": float(np.sum(w, dtype=np.float64)) if w is not None
+                            else float(K)}
 
     def bad_label(row):
         pos = lay.position(row)
@@ -505,22 +495,19 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
 
     denom = None
     if red == "mean" and weighted:
-        denom, bad = _labels.denominator(y, w, ignore, K, dt, rw)
+        denom, bad = _labels.denominator(y, w, ignore, K, rw)
         if bad >= 0:
             raise bad_label(bad)
-    wsum = float(np.sum(w, dtype=np.float64)) if has_w else float(K)
     guess = denom if weighted else M
     scale = 1.0 / guess if red == "mean" and guess else 1.0
     rows = lay.rows(x)
-    total, bad, counted = _kernels.class_index_loss(
-        rows, y, wd, rwd, l2, g3, nll, has_w, has_rw, red == "none", want_grad, ignore, eps,
-        wsum, scale, nt)
+    total, bad, counted = kernel(rows, y, weight=w, sample_weight=rw, loss=l2, grad=g3,
+                                 ignore_index=ignore, scale=scale, n_threads=nt, **extra)
     if bad >= 0:
         raise bad_label(bad)
     if weighted:
         return denom if red == "mean" else counted, total
     if red == "mean" and want_grad and counted != M and counted:
-        total, _, _ = _kernels.class_index_loss(
-            rows, y, wd, rwd, l2, g3, nll, False, False, False, True, ignore, eps, wsum,
-            1.0 / counted, nt)
+        total, _, _ = kernel(rows, y, weight=w, grad=g3, ignore_index=ignore,
+                             scale=1.0 / counted, n_threads=nt, **extra)
     return counted, total

@@ -118,12 +118,12 @@ def log_loss(y_true: ArrayLike, y_proba: ArrayLike, *, normalize: bool = True,
             if t.shape != p.shape:
                 raise ValueError(f"y_true has shape {t.shape}, y_prob has shape {p.shape}")
             # -sum_k t_k log clip(p_k): the cross-entropy of the distributions
-            _kernels.information_rows(lay.rows(t), lay.rows(p), l2, 2, True, 1.0, eps, 1 - eps,
-                                      0)
+            _kernels.cross_entropy_dist_rows(lay.rows(t), lay.rows(p), l2, factor=1.0, lo=eps,
+                                             hi=1 - eps, n_threads=0)
         else:
             idx = np.searchsorted(classes, yt).astype(np.int64)
-            _kernels.class_probability_loss(lay.rows(p), lay.label_rows(idx), l2, eps, 1 - eps,
-                                            0)
+            _kernels.log_loss_labels(lay.rows(p), lay.label_rows(idx), l2, lo=eps, hi=1 - eps,
+                                     ignore_index=-1, n_threads=0)
     loss = loss.astype(np.float64, copy=False)
     if sw is None:
         return float(loss.mean() if normalize else loss.sum())

@@ -13,7 +13,6 @@ import numpy as np
 
 from . import _labels
 from ._isa import kernels as _kernels
-from ._losses import _NO_ROWS, _NO_WEIGHTS
 from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
     as_array,
@@ -125,10 +124,10 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
         lb = np.empty(stop - start, xb.dtype)
         # nothing is ignored: the kernel's ignore_index is -2**63, and a class index of that
         # value (counted out) is reported as invalid like any other
-        s, bad, counted = _kernels.class_index_loss(
-            xb.reshape(1, stop - start, K), yb.reshape(1, -1), _NO_WEIGHTS[xb.dtype.type],
-            _labels.NO_ROW_WEIGHTS, lb.reshape(1, -1), np.empty((0, 0, 0), xb.dtype), False,
-            False, False, True, False, _NO_IGNORE, 0.0, float(K), 1.0, nt)
+        s, bad, counted = _kernels.cross_entropy_labels(
+            xb.reshape(1, stop - start, K), yb.reshape(1, -1), loss=lb.reshape(1, -1),
+            ignore_index=_NO_IGNORE, label_smoothing=0.0, weight_sum=float(K), scale=1.0,
+            n_threads=nt)
         if bad < 0 and counted != stop - start:
             bad = int(np.flatnonzero(yb == _NO_IGNORE)[0])
         if bad >= 0:
@@ -284,7 +283,7 @@ class _LinearProblem:
         ignore = check_ignore_index(ignore_index)
         nt = check_n_threads(n_threads)
         sw = _labels.sample_weights(sample_weight, (N,))
-        denom, bad = _labels.denominator(y.reshape(1, N), None, ignore, V, dt,
+        denom, bad = _labels.denominator(y.reshape(1, N), None, ignore, V,
                                          None if sw is None else sw.reshape(1, N))
         if bad >= 0:
             raise _labels.error(int(y[bad]), (int(bad),), V, ignore)
@@ -309,7 +308,6 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
     (N,) sample weights or None."""
     N, V = h.shape[0], w.shape[0]
     dt = h.dtype
-    wd = _NO_WEIGHTS[dt.type]
     scale = 1.0 / denom if red == "mean" and denom else 1.0
     logits = np.empty((chunk_size, V), dt)
     grad_buf = np.empty((chunk_size, V), dt) if want_grad else None
@@ -326,12 +324,12 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
         np.matmul(h[start:stop], w.T, out=z)
         if b is not None:
             z += b
-        g3 = grad_buf[:n].reshape(1, n, V) if want_grad else np.empty((0, 0, 0), dt)
-        l2 = losses[start:stop].reshape(1, n) if losses is not None else _NO_ROWS[dt.type]
-        rw = _labels.NO_ROW_WEIGHTS if sw is None else sw[start:stop].reshape(1, n)
-        s, _, _ = _kernels.class_index_loss(
-            z.reshape(1, n, V), y[start:stop].reshape(1, n), wd, rw, l2, g3, False, False,
-            sw is not None, losses is not None, want_grad, ignore, eps, float(V), scale, nt)
+        s, _, _ = _kernels.cross_entropy_labels(
+            z.reshape(1, n, V), y[start:stop].reshape(1, n),
+            sample_weight=None if sw is None else sw[start:stop].reshape(1, n),
+            loss=None if losses is None else losses[start:stop].reshape(1, n),
+            grad=grad_buf[:n].reshape(1, n, V) if want_grad else None, ignore_index=ignore,
+            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt)
         total += s
         if want_grad:
             g = grad_buf[:n]

@@ -38,6 +38,24 @@
 #define CX_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* Hardware fused multiply-add: the x86 FMA builds, and every aarch64 CPU. */
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define CX_HAVE_FMA 1
+#else
+#define CX_HAVE_FMA 0
+#endif
+
+/* a * b + c where an expression has two products the compiler could fuse into the addition: on
+   FMA hardware GCC contracts one of them (-ffp-contract=fast), and which one can differ between
+   the vector and the scalar code of one expression.  Written as one explicit fma there, the
+   choice is made here, and a row and a tile lane give the same bits. */
+#if CX_HAVE_FMA
+#define CX_FMA(a, b, c) fma((a), (b), (c))
+#else
+#define CX_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+CX_INLINE double cx_fma_d(double a, double b, double c) { return CX_FMA(a, b, c); }
+
 CX_INLINE uint64_t cx_bits_d(double d) { uint64_t u; memcpy(&u, &d, sizeof u); return u; }
 CX_INLINE double cx_from_bits_d(uint64_t u) { double d; memcpy(&d, &u, sizeof d); return d; }
 CX_INLINE uint32_t cx_bits_f(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
@@ -144,6 +162,11 @@ CX_INLINE float cx_exp_diff_core_f(float a, float b, int overflow) {
 
 CX_INLINE float cx_exp_diff_f(float a, float b) { return cx_exp_diff_core_f(a, b, 1); }
 
+/* exp(a - s) for a <= s or nan: the terms of a row shifted by its maximum s, in every path
+   (rows, tiles, strided rows), so that they agree to the bit */
+CX_INLINE double cx_expm_d(double a, double s) { return cx_exp_core_d(a - s, 0.0, 0); }
+CX_INLINE float cx_expm_f(float a, float s) { return cx_exp_diff_core_f(a, s, 0); }
+
 /* log1p(u) for u >= -1, vectorizable: w = 1 + u = 2^e f with f in [sqrt(1/2), sqrt(2)),
    log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, by its odd series to s^21 (truncation
    below 1e-18), plus the rounding error of 1 + u, (u - (w - 1)) / w.  Within 2 ulp; log1p(-1) =
@@ -169,7 +192,7 @@ CX_INLINE double cx_log1p_d(double u) {
     p = p * z + 2.0 / 7.0;
     p = p * z + 2.0 / 5.0;
     p = p * z + 2.0 / 3.0;
-    double lf = s * 2.0 + s * z * p;                     /* log f */
+    double lf = CX_FMA(s * z, p, s * 2.0);                /* log f */
     double res = e * ln2_hi + (lf + (e * ln2_lo + c));
     res = w < 2.2250738585072014e-308 ? (w == 0.0 ? -INFINITY : NAN) : res;  /* 0, <0, subnormal */
     res = w == INFINITY ? INFINITY : res;
@@ -179,9 +202,10 @@ CX_INLINE double cx_log1p_d(double u) {
 
 /* The row reductions below work on 16 fixed lanes (lane j takes the elements k with k = j mod
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
-   instruction set.  The last partial block of a row of 16 or more is taken as the row's last 16
+   instruction set.  The last partial block of a row of more than 16 is taken as the row's last 16
    elements with the lanes already done masked out (a padded copy costs more: its scalar
-   stores do not forward to the vector load); shorter rows go element by element. */
+   stores do not forward to the vector load); rows of at most 16 go element by element, in the
+   order of the small-K tiles (_rows.h), so that both paths give the same bits. */
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -195,7 +219,7 @@ CX_INLINE double cx_log1p_d(double u) {
     CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n) {                                       \
         T l[16];                                                                              \
         ptrdiff_t k0 = 0;                                                                     \
-        if (n < 16) {                                                                         \
+        if (n <= 16) {                                                                        \
             T m = -INFINITY;                                                                  \
             for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
             return m;                                                                         \
@@ -256,8 +280,8 @@ CX_ROW_MAX(float, f)
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(double, CX_EXPM_D, x[k0 + j], STORE)      \
     }
-#define CX_EXPM_D(a, s) cx_exp_core_d((a) - (s), 0.0, 0)
-#define CX_EXPM_F(a, s) cx_exp_diff_core_f((a), (s), 0)
+#define CX_EXPM_D(a, s) cx_expm_d((a), (s))
+#define CX_EXPM_F(a, s) cx_expm_f((a), (s))
 #define CX_SUMEXP_REST(T, SUF, BODY, EXPM)                                                    \
     CX_INLINE double cx_sumexp_rest_##SUF(const T *x, ptrdiff_t n, T m, T *e,               \
                                           double *count) {                                    \
@@ -266,12 +290,12 @@ CX_ROW_MAX(float, f)
         ptrdiff_t k0 = 0;                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
-        if (e) {                                                                              \
+        if (n > 16 && e) {                                                                    \
             BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;)                      \
-        } else {                                                                              \
+        } else if (n > 16) {                                                                  \
             BODY(, , )                                                                        \
         }                                                                                     \
-        if (k0 < n && n >= 16) {                                                              \
+        if (k0 < n && n > 16) {                                                               \
             /* the last 16 elements again, counting only the n - k0 not done yet */           \
             const T *xl = x + n - 16;                                                         \
             ptrdiff_t done = 16 - (n - k0);                                                   \
@@ -298,7 +322,7 @@ CX_ROW_MAX(float, f)
             }                                                                                 \
             k0 = n;                                                                           \
         }                                                                                     \
-        for (ptrdiff_t k = k0; k < n; k++) { /* rows shorter than 16 */                    \
+        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most 16 */                      \
             T v_ = EXPM(x[k], m);                                                             \
             int c_ = x[k] == m;                                                               \
             if (e) e[k] = v_;                                                                 \
@@ -316,67 +340,78 @@ CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
 #undef CX_SUMEXP_BODY_F
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
+#undef CX_EXPM_D
+#undef CX_EXPM_F
 
-/* Hardware fused multiply-add: the x86 FMA builds, and every aarch64 CPU. */
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
-#define CX_HAVE_FMA 1
-#else
-#define CX_HAVE_FMA 0
-#endif
 
 /* g[k] = e[k] * c for k in [0, n) (g may be e).  For float32 the result is the float64 product
    rounded once, within half an ulp (plus about 2^-24 ulp) of the exact product: with hardware FMA
    as fma(e, hi, e * lo) with c split as hi + lo in float32 (no conversion of the elements),
    otherwise by forming the product in float64. */
-CX_INLINE void cx_scale_d(const double *e, double *g, ptrdiff_t n, double c) {
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t k = 0; k < n; k++) g[k] = e[k] * c;
-}
+CX_INLINE double cx_mul1_d(double e, double c) { return e * c; }
 
-CX_INLINE float cx_mul_f(float e, float hi, float lo, double c) {
+CX_INLINE float cx_mul1_f(float e, double c) {
 #if CX_HAVE_FMA
-    (void)c;
+    float hi = (float)c, lo = (float)(c - (double)hi);
     return fmaf(e, hi, e * lo);
 #else
-    (void)hi;
-    (void)lo;
     return (float)((double)e * c);
 #endif
 }
 
-CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
-    float hi = (float)c, lo = (float)(c - (double)hi);
+CX_INLINE void cx_scale_d(const double *e, double *g, ptrdiff_t n, double c) {
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t k = 0; k < n; k++) g[k] = cx_mul_f(e[k], hi, lo, c);
+    for (ptrdiff_t k = 0; k < n; k++) g[k] = cx_mul1_d(e[k], c);
+}
+
+CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t k = 0; k < n; k++) g[k] = cx_mul1_f(e[k], c);
 }
 
 /* o[k] = (x[k] - m) - c for k in [0, n) (o may be x): log_softmax from the shift m and the log
    of the normaliser c.  For float32, in float32 with c split as hi + lo: x - m is exact near
    the maximum, and at most half an ulp of the result off elsewhere (|o| >= |x - m|), so the
    result is within about 1 ulp, and the maximum's own entry is -c rounded once. */
+CX_INLINE double cx_logsub1_d(double x, double m, double c) { return (x - m) - c; }
+
+CX_INLINE float cx_logsub1_f(float x, float m, double c) {
+    float hi = (float)c, lo = (float)(c - (double)hi);
+    return ((x - m) - hi) - lo;
+}
+
 CX_INLINE void cx_logsub_d(const double *x, double *o, ptrdiff_t n, double m, double c) {
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t k = 0; k < n; k++) o[k] = (x[k] - m) - c;
+    for (ptrdiff_t k = 0; k < n; k++) o[k] = cx_logsub1_d(x[k], m, c);
 }
 
 CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, double c) {
-    float hi = (float)c, lo = (float)(c - (double)hi);
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t k = 0; k < n; k++) o[k] = ((x[k] - m) - hi) - lo;
+    for (ptrdiff_t k = 0; k < n; k++) o[k] = cx_logsub1_f(x[k], m, c);
 }
 
-/* e[r] *= c[r] for r in [0, n) (one column of a small-K tile); float32 as in cx_scale_f */
+/* The same two operations on one column of a small-K tile, with a factor (shift, log) per lane:
+   e[r] *= c[r];  o[r] = (x[r] - m[r]) - c[r] */
 CX_INLINE void cx_scale_lanes_d(double *e, const double *c, ptrdiff_t n) {
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) e[r] = e[r] * c[r];
+    for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_d(e[r], c[r]);
 }
 
 CX_INLINE void cx_scale_lanes_f(float *e, const double *c, ptrdiff_t n) {
     CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) {
-        float hi = (float)c[r], lo = (float)(c[r] - (double)hi);
-        e[r] = cx_mul_f(e[r], hi, lo, c[r]);
-    }
+    for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_f(e[r], c[r]);
+}
+
+CX_INLINE void cx_logsub_lanes_d(const double *x, double *o, const double *m, const double *c,
+                                 ptrdiff_t n) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) o[r] = cx_logsub1_d(x[r], m[r], c[r]);
+}
+
+CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const double *c,
+                                 ptrdiff_t n) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) o[r] = cx_logsub1_f(x[r], m[r], c[r]);
 }
 
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
@@ -421,101 +456,5 @@ CX_TILE_COPIES(float, f)
 #undef CX_GATHER_CASE
 #undef CX_SCATTER_CASE
 #undef CX_TILE_CASES
-
-/* The normalisers of the n rows of a small-K tile (see cx_tile_gather_*), one row per vector
-   lane: mt[r] the row maximum, sh[r] the shift (the maximum, 0 for a row without one), rest[r]
-   the sum of the exponentials other than the maximum's 1, tot[r] the whole sum and logt[r] its
-   log as log1p(rest); the terms exp(x - shift) are stored in the tile et.  The same
-   definitions as the row path's RowSum (a +inf maximum makes rest nan).  Rows are taken 16 at a
-   time (the tile's padding rows up to a multiple of 16 are zeroed and computed, not used), so
-   the per-row arrays need room for CX_TILE rows. */
-#define CX_TILE_ROWSUM(T, SUF, EXPM)                                                          \
-    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *mt, T *sh, \
-                                        double *rest, double *tot, double *logt) {            \
-        ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
-        for (ptrdiff_t k = 0; k < K; k++)                                                     \
-            for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
-        for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
-            T m[16], s[16];                                                                   \
-            double acc[16], cnt[16];                                                          \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = 0.0; cnt[j] = 0.0; }     \
-            for (ptrdiff_t k = 0; k < K; k++) {                                               \
-                const T *c = xt + k * CX_TILE + r0;                                           \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) m[j] = c[j] > m[j] ? c[j] : m[j];                \
-            }                                                                                 \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) s[j] = m[j] > -INFINITY ? m[j] : (T)0;               \
-            for (ptrdiff_t k = 0; k < K; k++) {                                               \
-                const T *c = xt + k * CX_TILE + r0;                                           \
-                T *e = et + k * CX_TILE + r0;                                                 \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) {                                                \
-                    T v = EXPM(c[j], s[j]);                                                   \
-                    e[j] = v;                                                                 \
-                    acc[j] += c[j] == s[j] ? 0.0 : (double)v;                                 \
-                    cnt[j] += c[j] == s[j] ? 1.0 : 0.0;                                       \
-                }                                                                             \
-            }                                                                                 \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) {                                                    \
-                double u, t;                                                                  \
-                if (m[j] > -INFINITY) {                                                       \
-                    u = acc[j] + (cnt[j] - 1.0);                                              \
-                    u = m[j] == INFINITY ? NAN : u;                                           \
-                    acc[j] = u;                                                               \
-                    t = 1.0 + u;                                                              \
-                } else { /* no maximum: total = rest, log(total) = log1p(rest - 1) */        \
-                    t = acc[j];                                                               \
-                    u = acc[j] - 1.0;                                                         \
-                }                                                                             \
-                rest[r0 + j] = acc[j];                                                        \
-                tot[r0 + j] = t;                                                              \
-                logt[r0 + j] = cx_log1p_d(u);                                                 \
-                mt[r0 + j] = m[j];                                                            \
-                sh[r0 + j] = s[j];                                                            \
-            }                                                                                 \
-        }                                                                                     \
-    }
-CX_TILE_ROWSUM(double, d, CX_EXPM_D)
-CX_TILE_ROWSUM(float, f, CX_EXPM_F)
-#undef CX_TILE_ROWSUM
-#undef CX_EXPM_D
-#undef CX_EXPM_F
-
-/* The class-index loss of the rows of a small-K tile, one row per lane, PyTorch's definition as
-   in the row path (_xent_label_finish): lab[r] the class index or -1 for a row that is ignored
-   (val = coef = 0 there), w the class weights with stride sw (a single 1 with sw = 0 without
-   weights), eps the label smoothing (dot[r] = sum_k w_k (x_k - shift) when eps != 0).  Writes
-   the loss val[r], the factor coef[r] of the row's exponentials in its gradient and the
-   gradient's entry at the label, gy[r]. */
-#define CX_TILE_LABELS(T, SUF)                                                                \
-    CX_INLINE void cx_tile_labels_##SUF(const T *xt, const T *et, const ptrdiff_t *lab,      \
-            const T *w, ptrdiff_t sw, ptrdiff_t n, const T *sh, const double *rest,          \
-            const double *tot, const double *logt, const double *dot, double eps,            \
-            double wsum, double scale, ptrdiff_t K, double *val, double *coef, double *gy) {  \
-        double sm = eps / (double)K;                                                          \
-        int smooth = eps != 0.0;                                                              \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
-            ptrdiff_t y = lab[r];                                                             \
-            int ok = y >= 0;                                                                  \
-            ptrdiff_t i = (ok ? y : 0) * CX_TILE + r;                                         \
-            double wy = (double)w[(ok ? y : 0) * sw];                                         \
-            double aa = (1.0 - eps) * wy;                                                     \
-            double c = aa + sm * wsum;                                                        \
-            double loss = aa * (logt[r] - ((double)xt[i] - (double)sh[r]));                   \
-            loss = smooth ? loss + sm * (wsum * logt[r] - dot[r]) : loss;                     \
-            double ey = (double)et[i];                                                        \
-            double pm1 = ey == 1.0 ? -rest[r] / tot[r] : (ey - tot[r]) / tot[r];              \
-            val[r] = ok ? loss : 0.0;                                                         \
-            coef[r] = ok ? scale * c / tot[r] : 0.0;                                          \
-            gy[r] = scale * (c * pm1 + ((c - aa) - sm * wy));                                 \
-        }                                                                                     \
-    }
-CX_TILE_LABELS(double, d)
-CX_TILE_LABELS(float, f)
-#undef CX_TILE_LABELS
 
 #endif

@@ -133,7 +133,8 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     nt = _fast_rows(x, axis, n_threads) if out is None else -1
     if nt >= 0:
         res = np.empty(x.shape, x.dtype)
-        _kernels.rows_c(x, res, x.shape[-1], 1 if log_space else 0, nt)
+        (_kernels.log_softmax_c if log_space else _kernels.softmax_c)(x, res, K=x.shape[-1],
+                                                                      n_threads=nt)
         return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
@@ -147,7 +148,8 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
     result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
-        _kernels.softmax_rows(lay.rows(a), o3, log_space, nt)
+        (_kernels.log_softmax_rows if log_space else _kernels.softmax_rows)(lay.rows(a), o3,
+                                                                            n_threads=nt)
     return finish_out(result, tmp)
 
 
@@ -219,7 +221,7 @@ def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
     nt = _fast_rows(x, axis, n_threads) if plain else -1
     if nt >= 0 and x.shape[-1]:
         res = np.empty(x.shape[:-1], x.dtype)
-        _kernels.rows_c(x, res, x.shape[-1], 2, nt)
+        _kernels.logsumexp_c(x, res, K=x.shape[-1], n_threads=nt)
         return res if res.ndim else res[()]
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
@@ -244,9 +246,8 @@ def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
     res, o2 = lay.new_reduced(a.dtype)
     sgn, s2 = lay.new_reduced(a.dtype) if return_sign else (None, o2)
     if lay.M:
-        rows = lay.rows(a)
-        _kernels.logsumexp_rows(rows, rows if bb is None else lay.rows(bb), o2, s2,
-                                bb is not None, return_sign, nt)
+        _kernels.logsumexp_rows(lay.rows(a), o2, b=None if bb is None else lay.rows(bb),
+                                sign=s2 if return_sign else None, n_threads=nt)
     if keepdims:
         res = np.expand_dims(res, axes)
         sgn = None if sgn is None else np.expand_dims(sgn, axes)
@@ -347,5 +348,6 @@ def _backward(grad_output, output, axis, out, n_threads, log_space):
     lay = Layout(y, normalize_axis(axis, y.ndim, "output"))
     result, o3, tmp = prepare_out(lay, out, dt, (y, go))
     if lay.M and lay.K:
-        _kernels.softmax_backward_rows(lay.rows(y), lay.rows(go), o3, log_space, nt)
+        (_kernels.log_softmax_backward_rows if log_space
+         else _kernels.softmax_backward_rows)(lay.rows(y), lay.rows(go), o3, n_threads=nt)
     return finish_out(result, tmp)

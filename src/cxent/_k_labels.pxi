@@ -1,0 +1,378 @@
+# Class-index losses: cross-entropy of logits (tile and row paths), the negative log-likelihood
+# of log-probabilities, log_loss's -log of a clipped probability, and the label statistics of
+# the "mean" denominator.  Included by _kernels_impl.pxi.
+
+ctypedef struct LabelArgs:
+    const void* x       # IN  (A, B, K) logits (log-probabilities for nll, probabilities for
+    Str3 sx             #     log_loss)
+    const int64_t* y    # IN  (A, B) class indices
+    Str2 sy
+    const void* w       # IN  (K,) class weights with stride sw, or NULL (all 1)
+    Py_ssize_t sw
+    const double* rw    # IN  (A, B) sample weights, or NULL (all 1)
+    Str2 srw
+    void* loss          # OUT (A, B) per-position losses, or NULL
+    Str2 sl
+    void* grad          # OUT (A, B, K) gradient times scale, or NULL
+    Str3 sg
+    int64_t ignore      # the ignored class index
+    double eps          # label smoothing
+    double wsum         # sum of the class weights (K without)
+    double scale        # factor of the gradient ("mean": 1 / denominator)
+    double lo, hi       # log_loss: probabilities are clipped into [lo, hi]
+    Py_ssize_t B, K
+
+
+cdef inline int _label_state(int64_t y, Py_ssize_t K, int64_t ignore, double rw) noexcept nogil:
+    # The rule of a class index: 1 it counts and is computed; 0 it counts, but its sample weight
+    # is 0, so its loss and gradient are exact zeros (whatever the logits, nan included); -1 it
+    # is ignore_index (loss and gradient zero, not counted); -2 it is invalid (neither in [0, K)
+    # nor ignore_index: the call reports it).
+    if y == ignore:
+        return -1
+    if y < 0 or y >= K:
+        return -2
+    return 1 if rw != 0 else 0
+
+
+cdef inline double _smooth_dot(const floating* x, Py_ssize_t sx, Py_ssize_t K, const floating* w,
+                               Py_ssize_t sw, double shift) noexcept nogil:
+    # label smoothing's sum_k w_k (x_k - shift), over the k with w_k != 0 (a zero weight never
+    # meets a -inf logit)
+    cdef double dot = 0.0, wk
+    cdef Py_ssize_t k
+    for k in range(K):
+        wk = w[k * sw] if w != NULL else 1.0
+        if wk != 0:
+            dot = cx_fma_d(wk, <double> x[k * sx] - shift, dot)  # explicit: one rounding
+    return dot                                                   # in every loop it is inlined in
+
+
+cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
+                              const LabelArgs* a, double scale, floating* g,
+                              Py_ssize_t sg) noexcept nogil:
+    # The cross-entropy of one row with class index y (cx_label_terms); with g != NULL also its
+    # gradient times scale (the exponentials are formed in g first).
+    cdef const floating* w = <const floating*> a.w
+    cdef RowSum q = _row_sum(x, K, sx, g, sg)
+    cdef double wy = w[y * a.sw] if w != NULL else 1.0
+    cdef double dot = _smooth_dot(x, sx, K, w, a.sw, q.shift) if a.eps != 0 else 0.0
+    cdef double ey = g[y * sg] if g != NULL else 0.0
+    cdef LabelTerms o = cx_label_terms(<double> x[y * sx] - q.shift, ey, wy, dot, q, a.eps,
+                                       a.eps / K, a.wsum, scale)
+    cdef Py_ssize_t k
+    if g != NULL:
+        if a.eps == 0 and sg == 1:
+            _scale(g, g, K, o.coef)
+        elif a.eps == 0:
+            for k in range(K):
+                g[k * sg] = _mul(g[k * sg], o.coef)
+        else:
+            for k in range(K):
+                g[k * sg] = <floating> cx_fma_d(g[k * sg], o.coef, -o.smooth
+                                                * (w[k * a.sw] if w != NULL else 1.0))
+        g[y * sg] = <floating> o.gy
+    return o.loss
+
+
+cdef inline void _zero_row(floating* g, Py_ssize_t sg, Py_ssize_t K) noexcept nogil:
+    cdef Py_ssize_t k
+    if g != NULL:
+        for k in range(K):
+            g[k * sg] = 0
+
+
+cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t r0,
+                              Py_ssize_t r1, BlockOut* out) noexcept nogil:
+    cdef const floating* w = <const floating*> a.w
+    cdef floating* loss = <floating*> a.loss
+    cdef floating* g = <floating*> a.grad
+    cdef floating* grow
+    cdef floating* et
+    cdef floating one = 1
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t K = a.K, r, k, r0t
+    cdef int state
+    cdef double v, wk, rwv
+    cdef Tile t
+    out.total, out.first_bad, out.counted = 0.0, -1, 0
+    if _tiles(K, a.sx.k, &t, sizeof(floating)):
+        et = <floating*> t.et
+        while r0 < r1:
+            t.n = min(<Py_ssize_t> _TILE, r1 - r0)
+            for r in range(t.n):
+                t.ox[r] = _at3(a.sx, p)
+                t.og[r] = _at3(a.sg, p)
+                t.oo[r] = _at2(a.sl, p)
+                t.rw[r] = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
+                state = _label_state(a.y[_at2(a.sy, p)], K, a.ignore, t.rw[r])
+                if state == -2 and out.first_bad < 0:
+                    out.first_bad = r0 + r
+                out.counted += state >= 0
+                t.lab[r] = <Py_ssize_t> a.y[_at2(a.sy, p)] if state == 1 else -1
+                t.sc[r] = a.scale * t.rw[r]
+                _next(&p)
+            _tile_load(&t, x, K)
+            for r in range(t.n):
+                t.aux[r] = (_smooth_dot(x + t.ox[r], 1, K, w, a.sw, (<floating*> t.sh)[r])
+                            if a.eps != 0 and t.lab[r] >= 0 else 0.0)
+            if floating is float:
+                cx_tile_labels_f(<float*> t.xt, et, t.lab, w if w != NULL else &one,
+                                 a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,
+                                 t.logt, t.aux, a.eps, a.wsum, t.sc, K, t.val, t.coef,
+                                 t.smooth, t.gy)
+            else:
+                cx_tile_labels_d(<double*> t.xt, et, t.lab, w if w != NULL else &one,
+                                 a.sw if w != NULL else 0, t.n, <double*> t.sh, t.rest, t.tot,
+                                 t.logt, t.aux, a.eps, a.wsum, t.sc, K, t.val, t.coef,
+                                 t.smooth, t.gy)
+            if g != NULL:
+                for k in range(K):
+                    if a.eps == 0:
+                        _scale_lanes(et + k * _TILE, t.coef, t.n)
+                    else:
+                        wk = w[k * a.sw] if w != NULL else 1.0
+                        for r in range(t.n):
+                            et[k * _TILE + r] = <floating> cx_fma_d(
+                                et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
+                for r in range(t.n):
+                    if t.lab[r] >= 0:
+                        et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
+                    else:  # exact zeros, whatever the logits (nan included)
+                        for k in range(K):
+                            et[k * _TILE + r] = 0
+                _tile_store(&t, g, a.sg.k, K)
+            for r in range(t.n):
+                v = t.rw[r] * t.val[r]
+                if loss != NULL:
+                    loss[t.oo[r]] = <floating> v
+                out.total += v
+            r0 += t.n
+        _tile_free(&t)
+        return
+    for r in range(r0, r1):
+        grow = g + _at3(a.sg, p) if g != NULL else NULL
+        rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
+        state = _label_state(a.y[_at2(a.sy, p)], K, a.ignore, rwv)
+        if state == -2 and out.first_bad < 0:
+            out.first_bad = r
+        out.counted += state >= 0
+        if state == 1:
+            v = rwv * _label_row(x + _at3(a.sx, p), a.sx.k, K, a.y[_at2(a.sy, p)], a,
+                                 a.scale * rwv, grow, a.sg.k)
+        else:
+            v = 0.0
+            _zero_row(grow, a.sg.k, K)
+        if loss != NULL:
+            loss[_at2(a.sl, p)] = <floating> v
+        out.total += v
+        _next(&p)
+
+
+cdef void _nll_body(const floating* x, const LabelArgs* a, Py_ssize_t r0, Py_ssize_t r1,
+                    BlockOut* out) noexcept nogil:
+    # -w_y lp_y of rows of log-probabilities; gradient -scale w_y at y, 0 elsewhere
+    cdef const floating* w = <const floating*> a.w
+    cdef floating* loss = <floating*> a.loss
+    cdef floating* g = <floating*> a.grad
+    cdef floating* grow
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t r
+    cdef int64_t y
+    cdef int state
+    cdef double v, wy, rwv
+    out.total, out.first_bad, out.counted = 0.0, -1, 0
+    for r in range(r0, r1):
+        grow = g + _at3(a.sg, p) if g != NULL else NULL
+        rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
+        y = a.y[_at2(a.sy, p)]
+        state = _label_state(y, a.K, a.ignore, rwv)
+        if state == -2 and out.first_bad < 0:
+            out.first_bad = r
+        out.counted += state >= 0
+        _zero_row(grow, a.sg.k, a.K)
+        v = 0.0
+        if state == 1:
+            wy = w[y * a.sw] if w != NULL else 1.0
+            v = rwv * (-wy * x[_at3(a.sx, p) + y * a.sx.k])
+            if grow != NULL:
+                grow[y * a.sg.k] = <floating> (-(a.scale * rwv) * wy)
+        if loss != NULL:
+            loss[_at2(a.sl, p)] = <floating> v
+        out.total += v
+        _next(&p)
+
+
+cdef void _log_loss_body(const floating* x, const LabelArgs* a, Py_ssize_t r0, Py_ssize_t r1,
+                         BlockOut* out) noexcept nogil:
+    # -log(clip(p_y, lo, hi)) of rows of probabilities
+    cdef floating* loss = <floating*> a.loss
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t r
+    cdef int64_t y
+    cdef int state
+    cdef double v
+    out.total, out.first_bad, out.counted = 0.0, -1, 0
+    for r in range(r0, r1):
+        y = a.y[_at2(a.sy, p)]
+        state = _label_state(y, a.K, a.ignore, 1.0)
+        if state == -2 and out.first_bad < 0:
+            out.first_bad = r
+        out.counted += state >= 0
+        v = -log(_clip(x[_at3(a.sx, p) + y * a.sx.k], a.lo, a.hi)) if state == 1 else 0.0
+        loss[_at2(a.sl, p)] = <floating> v
+        out.total += v
+        _next(&p)
+
+
+cdef void _cross_entropy_f(const void* a, Py_ssize_t r0, Py_ssize_t r1,
+                           BlockOut* o) noexcept nogil:
+    _cross_entropy_body(<const float*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1, o)
+
+cdef void _cross_entropy_d(const void* a, Py_ssize_t r0, Py_ssize_t r1,
+                           BlockOut* o) noexcept nogil:
+    _cross_entropy_body(<const double*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1,
+                        o)
+
+cdef void _nll_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _nll_body(<const float*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1, o)
+
+cdef void _nll_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _nll_body(<const double*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1, o)
+
+cdef void _log_loss_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _log_loss_body(<const float*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1, o)
+
+cdef void _log_loss_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _log_loss_body(<const double*> (<const LabelArgs*> a).x, <const LabelArgs*> a, r0, r1, o)
+
+
+# ---- entry points: each returns (sum of the losses in float64, first bad flat position or -1,
+# number of class indices counted) ----
+
+cdef _labels(const floating[:, :, :] x, const int64_t[:, :] y, const floating[:] weight,
+             const double[:, :] sample_weight, floating[:, :] loss, floating[:, :, :] grad,
+             LabelArgs* a, BlockFn fn, int n_threads):
+    cdef BlockOut res
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
+    if M == 0:
+        return 0.0, -1, 0
+    a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
+    a.y, a.sy = &y[0, 0], _s2(y.strides, sizeof(int64_t))
+    if weight is not None:
+        a.w, a.sw = &weight[0], weight.strides[0] // sizeof(floating)
+    if sample_weight is not None:
+        a.rw, a.srw = &sample_weight[0, 0], _s2(sample_weight.strides, sizeof(double))
+    if loss is not None:
+        a.loss, a.sl = &loss[0, 0], _s2(loss.strides, sizeof(floating))
+    if grad is not None:
+        a.grad, a.sg = &grad[0, 0, 0], _s3(grad.strides, sizeof(floating))
+    _run(fn, a, M, a.K, n_threads, &res)
+    return res.total, res.first_bad, res.counted
+
+
+def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B, K) logits
+                         const int64_t[:, :] y,                      # IN  (A, B) class indices
+                         *,
+                         const floating[:] weight=None,              # IN  (K,) class weights
+                         const double[:, :] sample_weight=None,      # IN  (A, B)
+                         floating[:, :] loss=None,                   # OUT (A, B) losses
+                         floating[:, :, :] grad=None,                # OUT (A, B, K) gradient
+                         int64_t ignore_index, double label_smoothing, double weight_sum,
+                         double scale, int n_threads):
+    """Cross-entropy with class indices, PyTorch's definition (class weights, ignore_index,
+    label smoothing), times the sample weights, and its gradient times ``scale`` in the same
+    pass.  ``weight_sum`` is the sum of the class weights (K without).  Returns ``(sum of the
+    losses in float64, first invalid flat position or -1, number of positions counted)``."""
+    cdef LabelArgs a
+    memset(&a, 0, sizeof(a))
+    a.ignore, a.eps, a.wsum, a.scale = ignore_index, label_smoothing, weight_sum, scale
+    return _labels(x, y, weight, sample_weight, loss, grad, &a,
+                   _cross_entropy_f if floating is float else _cross_entropy_d, n_threads)
+
+
+def nll_labels(const floating[:, :, :] x,               # IN  (A, B, K) log-probabilities
+               const int64_t[:, :] y,                   # IN  (A, B) class indices
+               *,
+               const floating[:] weight=None,           # IN  (K,) class weights
+               const double[:, :] sample_weight=None,   # IN  (A, B)
+               floating[:, :] loss=None,                # OUT (A, B) losses
+               floating[:, :, :] grad=None,             # OUT (A, B, K) gradient
+               int64_t ignore_index, double scale, int n_threads):
+    """Negative log-likelihood ``-w_y x_y`` times the sample weights, and its gradient times
+    ``scale``.  Returns as cross_entropy_labels."""
+    cdef LabelArgs a
+    memset(&a, 0, sizeof(a))
+    a.ignore, a.scale = ignore_index, scale
+    return _labels(x, y, weight, sample_weight, loss, grad, &a,
+                   _nll_f if floating is float else _nll_d, n_threads)
+
+
+def log_loss_labels(const floating[:, :, :] p,  # IN  (A, B, K) probabilities
+                    const int64_t[:, :] y,      # IN  (A, B) class indices
+                    floating[:, :] loss,        # OUT (A, B) -log(clip(p[y]))
+                    *, double lo, double hi, int64_t ignore_index, int n_threads):
+    """Per-position ``-log(clip(p[y], lo, hi))`` (log_loss with class indices).  Returns as
+    cross_entropy_labels."""
+    cdef LabelArgs a
+    cdef const floating[:] no_weight = None
+    cdef const double[:, :] no_sample_weight = None
+    cdef floating[:, :, :] no_grad = None
+    memset(&a, 0, sizeof(a))
+    a.ignore, a.lo, a.hi = ignore_index, lo, hi
+    return _labels(p, y, no_weight, no_sample_weight, loss, no_grad, &a,
+                   _log_loss_f if floating is float else _log_loss_d, n_threads)
+
+
+def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, double scale, int n_threads):
+    """cross_entropy_labels for C-contiguous (N, K) float32/float64 logits ``x`` and (N,) int64
+    class indices ``y``, without weights or smoothing, ignore_index -100; ``loss`` (N,) and
+    ``grad`` (N, K) are new C-contiguous arrays of x's dtype, or None."""
+    cdef _CBuffers bufs = _CBuffers()
+    cdef LabelArgs a
+    cdef BlockOut res
+    cdef Py_ssize_t size = x.dtype.itemsize, M = y.size
+    memset(&a, 0, sizeof(a))
+    a.x = bufs.get(x, False, size, M * K)
+    a.y = <const int64_t*> bufs.get(y, False, 8, M)
+    if loss is not None:
+        a.loss = bufs.get(loss, True, size, M)
+    if grad is not None:
+        a.grad = bufs.get(grad, True, size, M * K)
+    a.sx, a.sg, a.sy, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), _c2(), M, K
+    a.ignore, a.wsum, a.scale = -100, K, scale
+    _run(_cross_entropy_f if size == 4 else _cross_entropy_d, &a, M, K, n_threads, &res)
+    return res.total, res.first_bad, res.counted
+
+
+def label_stats(const int64_t[:, :] y,                  # IN  (A, B) class indices
+                *,
+                Py_ssize_t K, int64_t ignore_index,
+                const floating[:] weight=None,          # IN  (K,) class weights
+                const double[:, :] sample_weight=None):  # IN  (A, B)
+    """Check class indices and sum the weights of the counted ones, in one pass.
+
+    Returns ``(sum of sample_weight * weight[y] over the positions not ignored, their number,
+    first invalid flat position or -1)`` (_label_state's rule).
+    """
+    cdef Py_ssize_t A = y.shape[0], B = y.shape[1], a, b
+    cdef int64_t lab, count = 0, first_bad = -1
+    cdef double wsum = 0.0
+    cdef bint has_w = weight is not None, has_rw = sample_weight is not None
+    cdef int state
+    with nogil:
+        for a in range(A):
+            for b in range(B):
+                lab = y[a, b]
+                state = _label_state(lab, K, ignore_index, 1.0)
+                if state == -1:
+                    continue
+                if state == -2:
+                    first_bad = a * B + b
+                    break
+                count += 1
+                wsum += ((weight[lab] if has_w else 1.0)
+                         * (sample_weight[a, b] if has_rw else 1.0))
+            if first_bad >= 0:
+                break
+    return wsum, count, first_bad

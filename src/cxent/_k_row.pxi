@@ -1,0 +1,223 @@
+# Per-row math shared by every family: the row's maximum and normaliser, and the small-K tile
+# scratch.  The formulas themselves (normaliser, a label's loss and gradient coefficients, the
+# products) are C inline functions of _rows.h / _simd.h, called by the row path below and by the
+# tile path with the same operands.  Included by _kernels_impl.pxi.
+
+cdef inline floating _expm(floating a, floating s) noexcept nogil:
+    # exp(a - s) for a <= s (a row's terms shifted by its maximum)
+    if floating is float:
+        return cx_expm_f(a, s)
+    else:
+        return cx_expm_d(a, s)
+
+
+cdef inline floating _exp(floating v) noexcept nogil:
+    # the vectorizable exp of _simd.h (within 2 ulp, IEEE inf/nan/subnormal behaviour)
+    if floating is float:
+        return cx_exp_f(v)
+    else:
+        return cx_exp_d(v)
+
+
+cdef inline floating _mul(floating e, double c) noexcept nogil:
+    # e * c rounded once (float32: within about half an ulp)
+    if floating is float:
+        return cx_mul1_f(e, c)
+    else:
+        return cx_mul1_d(e, c)
+
+
+cdef inline void _scale(const floating* e, floating* g, Py_ssize_t n, double c) noexcept nogil:
+    # g[k] = _mul(e[k], c), contiguous (g may be e)
+    if floating is float:
+        cx_scale_f(e, g, n, c)
+    else:
+        cx_scale_d(e, g, n, c)
+
+
+cdef inline void _scale_lanes(floating* e, const double* c, Py_ssize_t n) noexcept nogil:
+    # e[r] = _mul(e[r], c[r]) for r in [0, n): one column of a small-K tile
+    if floating is float:
+        cx_scale_lanes_f(e, c, n)
+    else:
+        cx_scale_lanes_d(e, c, n)
+
+
+cdef inline floating _logsub(floating x, floating m, double c) noexcept nogil:
+    # (x - m) - c: log_softmax from the shift m and the log of the normaliser c
+    if floating is float:
+        return cx_logsub1_f(x, m, c)
+    else:
+        return cx_logsub1_d(x, m, c)
+
+
+cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s) noexcept nogil:
+    # nan never compares greater, so it is skipped here and propagates through exp() later
+    cdef floating m = -INFINITY
+    cdef Py_ssize_t k
+    if s == 1:
+        if floating is float:
+            return cx_max_f(x, K)
+        else:
+            return cx_max_d(x, K)
+    for k in range(K):
+        if x[k * s] > m:
+            m = x[k * s]
+    return m
+
+
+cdef inline double _sum_exp_rest(const floating* x, Py_ssize_t K, Py_ssize_t s, floating m,
+                                 floating* e, Py_ssize_t se, double* count) noexcept nogil:
+    # sum of exp(x_k - m) over the k with x_k != m, in float64; count[0] <- the number of
+    # x_k == m.  When e != NULL every term exp(x_k - m) is stored in e.
+    cdef double acc = 0.0, cnt = 0.0
+    cdef floating v
+    cdef Py_ssize_t k
+    if s == 1 and (e == NULL or se == 1):
+        if floating is float:
+            return cx_sumexp_rest_f(x, K, m, e, count)
+        else:
+            return cx_sumexp_rest_d(x, K, m, e, count)
+    for k in range(K):  # strided: k by k, as the contiguous path does for K <= 16
+        v = _expm(x[k * s], m)
+        if e != NULL:
+            e[k * se] = v
+        if x[k * s] == m:
+            cnt += 1
+        else:
+            acc += v
+    count[0] = cnt
+    return acc
+
+
+cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, floating* e,
+                            Py_ssize_t se, bint want_log=True) noexcept nogil:
+    # The normaliser of one row (cx_rowsum_finish); with e != NULL every exp(x_k - shift) is
+    # stored in e (1 at the maximum).
+    cdef floating m = _row_max(x, K, s)
+    cdef floating shift = m if m > -INFINITY else 0  # no x_k is 0 in a row without a maximum
+    cdef double cnt
+    cdef double acc = _sum_exp_rest(x, K, s, shift, e, se, &cnt)
+    return cx_rowsum_finish(m, acc, cnt, want_log)
+
+
+cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
+    # into [lo, hi] (nan stays nan); [-inf, inf] leaves every value as it is
+    v = lo if v < lo else v
+    return hi if v > hi else v
+
+
+# ---------------------------------------------------------------------------------------------
+# Few classes (K <= _small_k, the tabular case): a row loop would spend its time in horizontal
+# reductions and loop overhead on vectors longer than the row.  Instead, _TILE rows at a time are
+# copied transposed into scratch (classes x rows), so that the maximum, the exponentials, their
+# sums, the logarithms and the outputs run down the columns with one row per vector lane; the
+# output tile is copied back transposed.  The arithmetic is the row path's (_rows.h).
+
+cdef enum:
+    _SMALL_K = 16
+    _TILE = CX_TILE
+
+# The largest K that takes the tile path; 0 sends every row down the row path (for tests).
+cdef Py_ssize_t _small_k = _SMALL_K
+
+
+def _set_small_k(Py_ssize_t K):
+    """Set the largest number of classes of the small-K tile path (0: none); return the previous
+    one.  For tests: both paths must give the same bits."""
+    global _small_k
+    old = _small_k
+    _small_k = min(max(K, 0), _SMALL_K)
+    return old
+
+
+ctypedef struct Tile:
+    # scratch of one block's tiles; the per-row arrays have _TILE entries
+    void* xt            # (K, _TILE) the rows transposed
+    void* et            # (K, _TILE) exp(x - shift), then the output tile
+    void* mt            # row maxima
+    void* sh            # shifts: the maximum, 0 for a row without one
+    double* rest
+    double* tot
+    double* logt
+    double* val         # per-row results
+    double* coef        # per-row factor of the output tile
+    double* aux         # per-row scratch of a family (label smoothing's dot products)
+    double* smooth
+    double* gy          # gradient at the class index
+    double* sc          # the row's scale (times its sample weight)
+    double* rw          # sample weight of the row (1 without)
+    Py_ssize_t* lab     # class index, -1 for a row that does not count
+    Py_ssize_t* ox      # row offsets in x and in the other full-shape arrays
+    Py_ssize_t* og
+    Py_ssize_t* ot
+    Py_ssize_t* oo      # row offsets in the per-row output
+    Py_ssize_t n        # rows in the current tile
+
+
+cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcept nogil:
+    # False when out of memory (the caller then takes the row path)
+    cdef Py_ssize_t T = _TILE
+    cdef char* f = <char*> malloc((2 * K + 2) * T * itemsize)
+    cdef double* d = <double*> malloc(11 * T * sizeof(double))
+    cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
+    if f == NULL or d == NULL or i == NULL:
+        free(f)
+        free(d)
+        free(i)
+        return False
+    t.xt = f
+    t.et = f + K * T * itemsize
+    t.mt = f + 2 * K * T * itemsize
+    t.sh = f + (2 * K + 1) * T * itemsize
+    t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
+    t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
+    t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
+    return True
+
+
+cdef inline void _tile_free(Tile* t) noexcept nogil:
+    free(t.xt)
+    free(t.rest)
+    free(t.lab)
+
+
+cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K) noexcept nogil:
+    # gather the t.n rows at offsets t.ox transposed, and their normalisers (cx_tile_rowsum)
+    cdef floating* xt = <floating*> t.xt
+    if floating is float:
+        cx_tile_gather_f(x, t.ox, t.n, K, xt)
+        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.mt, <float*> t.sh, t.rest,
+                         t.tot, t.logt)
+    else:
+        cx_tile_gather_d(x, t.ox, t.n, K, xt)
+        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.mt, <double*> t.sh, t.rest,
+                         t.tot, t.logt)
+
+
+cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
+                             Py_ssize_t K) noexcept nogil:
+    # copy the output tile t.et back transposed to the rows at offsets t.og (element stride sk)
+    cdef const floating* et = <const floating*> t.et
+    cdef floating* grow
+    cdef Py_ssize_t r, k
+    if sk == 1:
+        if floating is float:
+            cx_tile_scatter_f(et, t.n, K, g, t.og)
+        else:
+            cx_tile_scatter_d(et, t.n, K, g, t.og)
+        return
+    for r in range(t.n):
+        grow = g + t.og[r]
+        for k in range(K):
+            grow[k * sk] = et[k * _TILE + r]
+
+
+cdef inline RowSum _tile_rowsum(const Tile* t, const floating* sh, Py_ssize_t r) noexcept nogil:
+    # row r's normaliser as the row path's RowSum (sh is t.sh)
+    cdef RowSum q
+    q.shift = sh[r]
+    q.rest = t.rest[r]
+    q.total = t.tot[r]
+    q.log_total = t.logt[r]
+    return q

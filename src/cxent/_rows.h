@@ -1,0 +1,167 @@
+/* The per-row formulas of cxent's kernels, written once and used by both layouts of the work:
+ * the row path (one row at a time, the classes along a vector) and the small-K tile path (up to
+ * CX_TILE rows at a time, transposed so that one vector lane holds one row).  Both call the same
+ * inline functions below with the same operands, so they give the same bits (tests/test_kernels.py
+ * checks it for every operation and option at K <= 16).
+ *
+ *   cx_rowsum_finish   the normaliser of a row from its maximum, sum of the other terms and count
+ *   cx_label_terms     the loss of one class index and the coefficients of its gradient
+ *
+ * and, for the tile path, the loops over a tile's lanes that call them.  Only arithmetic on
+ * numbers lives here; the rules (which rows count, weights, reductions) are in the .pxi files.
+ */
+#ifndef CXENT_ROWS_H
+#define CXENT_ROWS_H
+
+#include "_simd.h"
+
+/* The normaliser of one row of the softmax family, shifted by the row maximum m:
+     shift      m, or 0 for a row without one (all -inf or nan, or no element)
+     rest       sum of exp(x_k - shift) minus one term 1 of the maximum
+     total      the whole sum: 1 + rest (rest alone for a row without a maximum)
+     log_total  log(total) as log1p(rest), exact when the maximum dominates
+   from acc, the sum of the terms with x_k != shift, and cnt, the number of x_k == shift.
+   Leaving the maximum's own term (exactly 1) out of the float64 sum keeps log(total) accurate
+   when the other terms are tiny: the loss of a confident correct prediction is log1p(rest).
+   A +inf maximum makes the row nan, as in PyTorch; with no maximum 0/0 = nan and log(0) = -inf
+   follow.  log_total is nan unless want_log. */
+typedef struct {
+    double shift, rest, total, log_total;
+} cx_rowsum;
+
+CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_log) {
+    cx_rowsum r;
+    double u;
+    if (m > -INFINITY) {
+        u = acc + (cnt - 1.0);
+        u = m == INFINITY ? NAN : u;
+        r.shift = m;
+        r.rest = u;
+        r.total = 1.0 + u;
+    } else {
+        r.shift = 0.0;
+        r.rest = acc;
+        r.total = acc;
+        u = acc - 1.0;
+    }
+    r.log_total = want_log ? cx_log1p_d(u) : NAN;
+    return r;
+}
+
+/* The loss of one row with class index y, PyTorch's definition with class weights w and label
+   smoothing eps over K classes:
+     (1 - eps) w_y (-log p_y) + (eps / K) sum_k w_k (-log p_k)
+   from xy = x_y - shift, ey = exp(x_y - shift), wy = w_y, dot = sum_k w_k (x_k - shift) (used
+   only when eps != 0), wsum = sum_k w_k, sm = eps / K and the row's normaliser r.  The gradient,
+   times scale, is
+     g_k = e_k coef - smooth w_k   (k != y),     g_y = gy
+   with coef = scale c / total, c = (1 - eps) w_y + sm wsum, smooth = scale sm; the label's entry
+   uses p_y - 1 = -rest / total when x_y is the maximum, so it keeps its relative accuracy when
+   p_y is close to 1.  A sample weight s enters as scale s (and the caller multiplies the loss by
+   s). */
+typedef struct {
+    double loss, coef, smooth, gy;
+} cx_label_terms_t;
+
+CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, double dot,
+                                          cx_rowsum r, double eps, double sm, double wsum,
+                                          double scale) {
+    cx_label_terms_t o;
+    double a = (1.0 - eps) * wy;
+    double c = CX_FMA(sm, wsum, a);
+    double loss = a * (r.log_total - xy);
+    double pm1 = ey == 1.0 ? -r.rest / r.total : (ey - r.total) / r.total;
+    o.loss = eps != 0.0 ? CX_FMA(sm, wsum * r.log_total - dot, loss) : loss;
+    o.coef = scale * c / r.total;
+    o.smooth = scale * sm;
+    o.gy = scale * (c * pm1 + ((c - a) - sm * wy));
+    return o;
+}
+
+/* ---- the small-K tile path: tile[k * CX_TILE + r] is row r's k-th element (see
+   cx_tile_gather_*) ---- */
+
+/* The normalisers of the n rows of a tile, one row per vector lane, with the row path's
+   arithmetic (maximum and sum k by k, then cx_rowsum_finish): sh[r], rest[r], tot[r], logt[r] as
+   in cx_rowsum, mt[r] the row maximum; the terms exp(x - shift) are stored in the tile et.  Rows
+   are taken 16 at a time (the tile's padding rows up to a multiple of 16 are zeroed and computed,
+   not used), so the per-row arrays need room for CX_TILE rows. */
+#define CX_TILE_ROWSUM(T, SUF)                                                                \
+    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *mt, T *sh, \
+                                        double *rest, double *tot, double *logt) {            \
+        ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
+        for (ptrdiff_t k = 0; k < K; k++)                                                     \
+            for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
+        for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
+            T m[16], s[16];                                                                   \
+            double acc[16], cnt[16];                                                          \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = 0.0; cnt[j] = 0.0; }     \
+            for (ptrdiff_t k = 0; k < K; k++) {                                               \
+                const T *c = xt + k * CX_TILE + r0;                                           \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) m[j] = c[j] > m[j] ? c[j] : m[j];                \
+            }                                                                                 \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) s[j] = m[j] > -INFINITY ? m[j] : (T)0;               \
+            for (ptrdiff_t k = 0; k < K; k++) {                                               \
+                const T *c = xt + k * CX_TILE + r0;                                           \
+                T *e = et + k * CX_TILE + r0;                                                 \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) {                                                \
+                    T v = cx_expm_##SUF(c[j], s[j]);                                          \
+                    e[j] = v;                                                                 \
+                    acc[j] += c[j] == s[j] ? 0.0 : (double)v;                                 \
+                    cnt[j] += c[j] == s[j] ? 1.0 : 0.0;                                       \
+                }                                                                             \
+            }                                                                                 \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) {                                                    \
+                cx_rowsum q = cx_rowsum_finish((double)m[j], acc[j], cnt[j], 1);              \
+                rest[r0 + j] = q.rest;                                                        \
+                tot[r0 + j] = q.total;                                                        \
+                logt[r0 + j] = q.log_total;                                                   \
+                mt[r0 + j] = m[j];                                                            \
+                sh[r0 + j] = s[j];                                                            \
+            }                                                                                 \
+        }                                                                                     \
+    }
+CX_TILE_ROWSUM(double, d)
+CX_TILE_ROWSUM(float, f)
+#undef CX_TILE_ROWSUM
+
+/* cx_label_terms for the n rows of a tile: lab[r] the class index, or -1 for a row that does
+   not count (then val = coef = 0); w the class weights with stride sw (a single 1 with sw = 0
+   without weights); dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight).
+   Writes the loss val[r] (before the sample weight), coef[r], smooth[r] and gy[r]. */
+#define CX_TILE_LABELS(T, SUF)                                                                \
+    CX_INLINE void cx_tile_labels_##SUF(const T *xt, const T *et, const ptrdiff_t *lab,      \
+            const T *w, ptrdiff_t sw, ptrdiff_t n, const T *sh, const double *rest,          \
+            const double *tot, const double *logt, const double *dot, double eps,            \
+            double wsum, const double *sc, ptrdiff_t K, double *val, double *coef,           \
+            double *smooth, double *gy) {                                                     \
+        double sm = eps / (double)K;                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
+            ptrdiff_t y = lab[r];                                                             \
+            int ok = y >= 0;                                                                  \
+            ptrdiff_t i = (ok ? y : 0) * CX_TILE + r;                                         \
+            cx_rowsum q;                                                                      \
+            q.shift = (double)sh[r];                                                          \
+            q.rest = rest[r];                                                                 \
+            q.total = tot[r];                                                                 \
+            q.log_total = logt[r];                                                            \
+            cx_label_terms_t o = cx_label_terms((double)xt[i] - (double)sh[r], (double)et[i], \
+                                                (double)w[(ok ? y : 0) * sw], dot[r], q, eps, \
+                                                sm, wsum, sc[r]);                             \
+            val[r] = ok ? o.loss : 0.0;                                                       \
+            coef[r] = ok ? o.coef : 0.0;                                                      \
+            smooth[r] = o.smooth;                                                             \
+            gy[r] = o.gy;                                                                     \
+        }                                                                                     \
+    }
+CX_TILE_LABELS(double, d)
+CX_TILE_LABELS(float, f)
+#undef CX_TILE_LABELS
+
+#endif

@@ -1,0 +1,145 @@
+"""The compiled layer's two paths give the same bits.
+
+With at most 16 classes the kernels take rows a tile at a time (one row per vector lane); with
+more, or when the tile path is switched off (``_set_small_k(0)``), row by row.  Both use the same
+per-row formulas (_rows.h), so every operation and option must give bit-identical results on
+either path, and with the class axis strided (the row path's strided loops) too.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import cxent
+from cxent._isa import kernels
+
+DTYPES = (np.float32, np.float64)
+KS = (1, 2, 3, 5, 8, 13, 16)
+
+
+def _bits(a):
+    a = np.ascontiguousarray(a)
+    u = {4: np.uint32, 8: np.uint64}[a.dtype.itemsize]
+    b = a.view(u).copy()
+    b[np.isnan(a)] = 0  # nan payloads are not part of the contract
+    return b
+
+
+def _same(got, want):
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(_bits(g), _bits(w))
+
+
+@pytest.fixture
+def row_path():
+    """Run the body with the tile path off (every row down the row path)."""
+    old = kernels._set_small_k(0)
+    try:
+        yield
+    finally:
+        kernels._set_small_k(old)
+
+
+def _logits(K, dt, seed=0):
+    rng = np.random.default_rng(seed + K)
+    x = rng.standard_normal((101, K)) * 4
+    x[0] = 0.0                       # all equal
+    x[1, 0] = 40.0                   # a confident row
+    x[2, :] = x[2].max()             # tied maxima
+    x[3, K // 2] = -np.inf           # a -inf logit (or a row of them when K == 1)
+    x[4, 0] = np.nan                 # nan stays in its row
+    x[5, -1] = np.inf                # +inf makes the row nan
+    x[6] = -np.inf                   # a row without a maximum
+    x[7] = rng.standard_normal(K) * 1e-3
+    return x.astype(dt)
+
+
+def _compare(fn, x):
+    """fn(x, axis) on the tile path, then on the row path contiguous and strided."""
+    tile = fn(x, -1)
+    strided = fn(np.ascontiguousarray(x.T), 0)
+    strided = tuple(np.moveaxis(s, 0, -1) if np.ndim(s) == 2 else s for s in strided) \
+        if isinstance(strided, tuple) else (np.moveaxis(strided, 0, -1)
+                                            if np.ndim(strided) == 2 else strided)
+    old = kernels._set_small_k(0)
+    try:
+        rows = fn(x, -1)
+    finally:
+        kernels._set_small_k(old)
+    _same(rows, tile)
+    _same(strided, tile)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
+def test_softmax_family(op, K, dt):
+    x = _logits(K, dt)
+    f = getattr(cxent, op)
+    with np.errstate(invalid="ignore"):
+        _compare(lambda a, ax: f(a, axis=ax), x)
+
+
+LABEL_OPTIONS = list(itertools.product(
+    (False, True),           # class weights
+    (0.0, 0.3),              # label smoothing
+    (-100, 1),               # ignore_index outside / inside [0, K)
+    (False, True),           # sample weights (some zero)
+    ("none", "sum", "mean"),
+))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("weighted,eps,ignore,sampled,red", LABEL_OPTIONS)
+def test_class_index_cross_entropy(K, dt, weighted, eps, ignore, sampled, red):
+    x = _logits(K, dt)
+    rng = np.random.default_rng(K)
+    y = rng.integers(0, K, len(x))
+    y[::7] = ignore
+    w = (rng.random(K) + 0.5).astype(dt) if weighted else None
+    sw = None
+    if sampled:
+        sw = rng.random(len(x)) * 2
+        sw[::5] = 0.0
+    with np.errstate(invalid="ignore"):
+        _compare(lambda a, ax: cxent.cross_entropy(
+            a, y, axis=ax, weight=w, ignore_index=ignore, label_smoothing=eps, sample_weight=sw,
+            reduction=red, return_grad=True), x)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("weighted,eps,sampled", list(itertools.product(
+    (False, True), (0.0, 0.2), (False, True))))
+def test_probability_targets(K, dt, weighted, eps, sampled):
+    x = _logits(K, dt)
+    rng = np.random.default_rng(K)
+    t = rng.random((len(x), K))
+    if K > 1:
+        t[::3, 0] = 0.0  # zero targets meet -inf logits
+    t = (t / t.sum(axis=1, keepdims=True)).astype(dt)
+    w = (rng.random(K) + 0.5).astype(dt) if weighted else None
+    sw = None
+    if sampled:
+        sw = rng.random(len(x))
+        sw[::4] = 0.0
+
+    def f(a, ax):
+        tt = t if ax == -1 else np.ascontiguousarray(t.T)
+        return cxent.cross_entropy(a, tt, axis=ax, weight=w, label_smoothing=eps,
+                                   sample_weight=sw, reduction="none", return_grad=True)
+
+    with np.errstate(invalid="ignore"):
+        _compare(f, x)
+
+
+def test_row_path_switch_is_restored(row_path):
+    assert kernels._set_small_k(16) == 0
+    kernels._set_small_k(0)
