@@ -7,7 +7,9 @@ For refactors that must not change any result (the redesign of the compiled laye
     CXENT_ISA=avx2 python benchmarks/bits.py compare benchmarks/bits-avx2.json
 
 A third argument, an .npz file, stores the values themselves with ``record`` and makes
-``compare`` print, for each call that differs, its largest difference in ulps.
+``compare`` print, for each call that differs, its largest difference in ulps of the element and
+in ulps of the array's largest magnitude (an entry that cancels to nearly 0 can differ by many
+ulps of itself and still by less than one of the array).
 
 benchmarks/bits-{baseline,avx2,avx512}.json hold the records of this repository's last
 recorded state (GCC 12 on Debian 12, NumPy 2.4).
@@ -150,6 +152,17 @@ def _ulps(a, b):
     return float(d.max()) if d.size else 0.0
 
 
+def _scaled(a, b):
+    # largest difference in units of the last place of the array's largest finite magnitude
+    if a.dtype.kind != "f" or a.shape != b.shape or not a.size:
+        return 0.0
+    fin = np.isfinite(a) & np.isfinite(b)
+    if not fin.any():
+        return 0.0
+    top = np.spacing(np.abs(a[fin]).max().astype(a.dtype))
+    return float(np.abs(a[fin].astype(np.float64) - b[fin]).max() / top)
+
+
 def main(argv):
     if len(argv) not in (3, 4) or argv[1] not in ("record", "compare"):
         print(__doc__)
@@ -168,7 +181,9 @@ def main(argv):
                 if got[n] != json.load(open(argv[2]))["bits"].get(n):
                     arrs = _arrays(v)
                     u = max(_ulps(old[f"{n}#{i}"], a) for i, a in enumerate(arrs))
-                    print(f"  {n}: max {u:g} ulp")
+                    sc = max(_scaled(old[f"{n}#{i}"], a) for i, a in enumerate(arrs))
+                    print(f"  {n}: max {u:g} ulp of the element, {sc:.3g} ulp of the "
+                          f"array's largest magnitude")
     if argv[1] == "record":
         with open(argv[2], "w") as f:
             json.dump({"isa": isa, "bits": got}, f, indent=0)
