@@ -155,9 +155,9 @@ def test_fast_kernels_reject_mismatched_buffers():
     with pytest.raises(ValueError, match="expected 6 items of 8 bytes"):
         k.softmax_c(x, np.empty((2, 2)), K=3, n_threads=0)
     with pytest.raises(ValueError, match="expected 9 items of 8 bytes"):
-        k.cross_entropy_c(x, np.zeros(3, np.int64), K=3, scale=1.0, n_threads=0)
+        k.cross_entropy_c(x, np.zeros(3, np.int64), K=3, mean=False, n_threads=0)
     with pytest.raises(ValueError, match="items of 8 bytes, got 8 bytes in items of 4"):
-        k.cross_entropy_c(x, np.zeros(2, np.int32), K=3, scale=1.0, n_threads=0)
+        k.cross_entropy_c(x, np.zeros(2, np.int32), K=3, mean=False, n_threads=0)
     with pytest.raises(ValueError, match="items of 8 bytes"):
         k.logsumexp_c(x, np.empty(2, np.float32), K=3, n_threads=0)
     with pytest.raises(ValueError):

@@ -1,12 +1,15 @@
 /* A translation unit using every function of cxent's C headers, for the MSVC-mode syntax
-   check (.ci/msvc-syntax): GCC-only constructs in _simd.h or _cxent_platform.h fail here
-   before a Windows build meets them. */
-#include "_simd.h"
+   check (.ci/msvc-syntax): GCC-only constructs in _simd.h, _rows.h or _cxent_platform.h fail
+   here before a Windows build meets them. */
+#include "_rows.h"
 #include "_cxent_platform.h"
 
 double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, ptrdiff_t n) {
     double cnt, acc = 0.0;
     acc += cx_exp_d(xd[0]) + cx_exp_f(xf[0]) + cx_exp_diff_f(xf[0], xf[1]) + cx_log1p_d(xd[1]);
+    acc += cx_expm_d(xd[0], xd[1]) + cx_expm_f(xf[0], xf[1]) + cx_fma_d(xd[0], xd[1], xd[2]);
+    acc += cx_mul1_d(xd[0], 0.5) + cx_mul1_f(xf[0], 0.5) + cx_logsub1_d(xd[0], xd[1], 0.5)
+           + cx_logsub1_f(xf[0], xf[1], 0.5);
     acc += cx_max_d(xd, n) + cx_max_f(xf, n);
     acc += cx_sumexp_rest_d(xd, n, xd[0], od, &cnt) + cx_sumexp_rest_f(xf, n, xf[0], of, &cnt);
     cx_scale_d(od, od, n, 0.5);
@@ -15,18 +18,27 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
     cx_logsub_f(xf, of, n, xf[0], 1.0);
     cx_scale_lanes_d(od, xd, n);
     cx_scale_lanes_f(of, xd, n);
+    cx_logsub_lanes_d(xd, od, xd, xd, n);
+    cx_logsub_lanes_f(xf, of, xf, xd, n);
+    {
+        cx_rowsum q = cx_rowsum_finish(xd[0], xd[1], 1.0, 1);
+        cx_label_terms_t t = cx_label_terms(xd[0], xd[1], 1.0, 0.0, q, 0.1, 0.05, 2.0, 1.0, 0.1,
+                                            1.5);
+        acc += q.log_total + t.loss + t.coef + t.smooth + t.gy;
+    }
     {
         ptrdiff_t off[CX_TILE] = {0}, lab[CX_TILE] = {0};
         double td[4 * CX_TILE], rest[CX_TILE], tot[CX_TILE], logt[CX_TILE], val[CX_TILE];
+        double sc[CX_TILE] = {1.0}, sm[CX_TILE];
         float tf[4 * CX_TILE], mf[CX_TILE], shf[CX_TILE];
         cx_tile_gather_d(xd, off, 1, 2, td);
         cx_tile_gather_f(xf, off, 1, 2, tf);
         cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od, od + 1, rest, tot, logt);
         cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, mf, shf, rest, tot, logt);
-        cx_tile_labels_d(td, td, lab, xd, 1, 1, od, rest, tot, logt, rest, 0.1, 2.0, 1.0, 2, val,
-                         od, od);
-        cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, 1.0, 2, val,
-                         od, od);
+        cx_tile_labels_d(td, td, lab, xd, 1, 1, od, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
+                         rest, 2, val, od, sm, od);
+        cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
+                         rest, 2, val, od, sm, od);
         cx_tile_scatter_d(td, 1, 2, od, off);
         cx_tile_scatter_f(tf, 1, 2, of, off);
         acc += val[0];

@@ -72,7 +72,6 @@ cdef void _bce_body(const floating* x, const BceArgs* a, Py_ssize_t r0, Py_ssize
     cdef floating* g = <floating*> a.grad
     cdef Pos p = _pos(r0, a.B)
     cdef Py_ssize_t r
-    out.total, out.first_bad, out.counted = 0.0, -1, 0
     for r in range(r0, r1):
         out.total += _bce_row(x + _at3(a.sx, p), a.sx.k, t + _at3(a.st, p), a.st.k,
                               w + _at3(a.sw, p) if w != NULL else NULL, a.sw.k,

@@ -22,10 +22,12 @@ ctypedef struct Str2:
 
 
 ctypedef struct BlockOut:
-    # what one block of rows reports; the driver combines the blocks in block order
+    # what one block of rows reports (the driver sets 0, -1, 0, 0 before the block runs) and
+    # the driver combines in block order
     double total        # sum of the rows' results (losses) in float64
     int64_t first_bad   # first row whose class index is neither in [0, K) nor ignored, or -1
     int64_t counted     # number of class indices not ignored
+    int oom             # 1: the block could not allocate its scratch
 
 
 # One family's loop over rows r0 <= r < r1 of a call; `args` is the family's argument struct.
@@ -64,14 +66,14 @@ cdef int _run(BlockFn fn, const void* args, Py_ssize_t M, Py_ssize_t K, int n_th
     cdef Py_ssize_t per_chunk = max(1, _CHUNK // (rows * (K if K > 0 else 1)))
     cdef int nt = _threads(n_threads, M * (K if K > 0 else 1), nblk)
     cdef BlockOut* part
-    res.total = 0.0
-    res.first_bad = -1
-    res.counted = 0
+    res.total, res.first_bad, res.counted, res.oom = 0.0, -1, 0, 0
     if M <= 0:
         return 0
     part = <BlockOut*> malloc(nblk * sizeof(BlockOut))
     if part == NULL:
         raise MemoryError()
+    for i in range(nblk):
+        part[i].total, part[i].first_bad, part[i].counted, part[i].oom = 0.0, -1, 0, 0
     c0 = 0
     while c0 < nblk:
         c1 = min(nblk, c0 + per_chunk)
@@ -89,9 +91,12 @@ cdef int _run(BlockFn fn, const void* args, Py_ssize_t M, Py_ssize_t K, int n_th
     for i in range(nblk):
         res.total += part[i].total
         res.counted += part[i].counted
+        res.oom |= part[i].oom
         if res.first_bad < 0 and part[i].first_bad >= 0:
             res.first_bad = part[i].first_bad
     free(part)
+    if res.oom:
+        raise MemoryError()
     return 0
 
 

@@ -99,27 +99,21 @@ cdef void _xent_dist_body(const floating* p, const InfoArgs* a, Py_ssize_t r0,
 
 cdef void _entropy_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _entropy_body(<const float*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _entropy_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _entropy_body(<const double*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _kl_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _kl_body(<const float*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _kl_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _kl_body(<const double*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _xent_dist_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _xent_dist_body(<const float*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _xent_dist_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _xent_dist_body(<const double*> (<const InfoArgs*> a).p, <const InfoArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 
 cdef _info(const floating[:, :, :] p, const floating[:, :, :] q, floating[:, :] out,

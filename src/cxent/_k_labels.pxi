@@ -19,6 +19,11 @@ ctypedef struct LabelArgs:
     double eps          # label smoothing
     double wsum         # sum of the class weights (K without)
     double scale        # factor of the gradient ("mean": 1 / denominator)
+    double zl           # z-loss: zl lse^2 added to each counted position's loss
+    double cap          # soft cap of the logits, cap tanh(x / cap); 0: none
+    double gamma        # focal loss exponent; 0: cross-entropy
+    void* lse           # OUT (A, B) every position's log-normaliser (of the capped logits), or
+    Str2 slse           #     NULL
     double lo, hi       # log_loss: probabilities are clipped into [lo, hi]
     Py_ssize_t B, K
 
@@ -49,18 +54,23 @@ cdef inline double _smooth_dot(const floating* x, Py_ssize_t sx, Py_ssize_t K, c
 
 
 cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
-                              const LabelArgs* a, double scale, floating* g,
+                              const LabelArgs* a, RowSum q, double lse, double scale, floating* g,
                               Py_ssize_t sg) noexcept nogil:
-    # The cross-entropy of one row with class index y (cx_label_terms); with g != NULL also its
-    # gradient times scale (the exponentials are formed in g first).
+    # The loss of one row with class index y from its normaliser q (cx_label_terms, or the focal
+    # loss with gamma != 0); with g != NULL also its gradient times scale (g holds the
+    # exponentials exp(x_k - shift) on entry).
     cdef const floating* w = <const floating*> a.w
-    cdef RowSum q = _row_sum(x, K, sx, g, sg)
-    cdef double wy = w[y * a.sw] if w != NULL else 1.0
-    cdef double dot = _smooth_dot(x, sx, K, w, a.sw, q.shift) if a.eps != 0 else 0.0
-    cdef double ey = g[y * sg] if g != NULL else 0.0
-    cdef LabelTerms o = cx_label_terms(<double> x[y * sx] - q.shift, ey, wy, dot, q, a.eps,
-                                       a.eps / K, a.wsum, scale)
+    cdef double wy, dot, ey
+    cdef LabelTerms o
     cdef Py_ssize_t k
+    if a.gamma != 0:
+        return _focal_row(x, sx, K, q, g, sg, y, <const floating*> NULL, 0, w, a.sw, a.eps,
+                          a.gamma, a.zl, lse, scale, g, sg)
+    wy = w[y * a.sw] if w != NULL else 1.0
+    dot = _smooth_dot(x, sx, K, w, a.sw, q.shift) if a.eps != 0 else 0.0
+    ey = g[y * sg] if g != NULL else 0.0
+    o = cx_label_terms(<double> x[y * sx] - q.shift, ey, wy, dot, q, a.eps, a.eps / K, a.wsum,
+                       scale, a.zl, lse)
     if g != NULL:
         if a.eps == 0 and sg == 1:
             _scale(g, g, K, o.coef)
@@ -87,23 +97,29 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     cdef const floating* w = <const floating*> a.w
     cdef floating* loss = <floating*> a.loss
     cdef floating* g = <floating*> a.grad
+    cdef floating* lse = <floating*> a.lse
     cdef floating* grow
     cdef floating* et
+    cdef floating* xt
+    cdef floating* buf = NULL
+    cdef const floating* xr
     cdef floating one = 1
     cdef Pos p = _pos(r0, a.B)
-    cdef Py_ssize_t K = a.K, r, k, r0t
+    cdef Py_ssize_t K = a.K, r, k, sxk
     cdef int state
     cdef double v, wk, rwv
+    cdef RowSum q
     cdef Tile t
-    out.total, out.first_bad, out.counted = 0.0, -1, 0
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
         et = <floating*> t.et
+        xt = <floating*> t.xt
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             for r in range(t.n):
                 t.ox[r] = _at3(a.sx, p)
                 t.og[r] = _at3(a.sg, p)
                 t.oo[r] = _at2(a.sl, p)
+                t.ot[r] = _at2(a.slse, p)
                 t.rw[r] = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
                 state = _label_state(a.y[_at2(a.sy, p)], K, a.ignore, t.rw[r])
                 if state == -2 and out.first_bad < 0:
@@ -112,36 +128,62 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                 t.lab[r] = <Py_ssize_t> a.y[_at2(a.sy, p)] if state == 1 else -1
                 t.sc[r] = a.scale * t.rw[r]
                 _next(&p)
-            _tile_load(&t, x, K)
-            for r in range(t.n):
-                t.aux[r] = (_smooth_dot(x + t.ox[r], 1, K, w, a.sw, (<floating*> t.sh)[r])
-                            if a.eps != 0 and t.lab[r] >= 0 else 0.0)
-            if floating is float:
-                cx_tile_labels_f(<float*> t.xt, et, t.lab, w if w != NULL else &one,
-                                 a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,
-                                 t.logt, t.aux, a.eps, a.wsum, t.sc, K, t.val, t.coef,
-                                 t.smooth, t.gy)
-            else:
-                cx_tile_labels_d(<double*> t.xt, et, t.lab, w if w != NULL else &one,
-                                 a.sw if w != NULL else 0, t.n, <double*> t.sh, t.rest, t.tot,
-                                 t.logt, t.aux, a.eps, a.wsum, t.sc, K, t.val, t.coef,
-                                 t.smooth, t.gy)
-            if g != NULL:
-                for k in range(K):
-                    if a.eps == 0:
-                        _scale_lanes(et + k * _TILE, t.coef, t.n)
-                    else:
-                        wk = w[k * a.sw] if w != NULL else 1.0
-                        for r in range(t.n):
-                            et[k * _TILE + r] = <floating> cx_fma_d(
-                                et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
+            _tile_load(&t, x, K, a.cap)
+            if lse != NULL:
                 for r in range(t.n):
-                    if t.lab[r] >= 0:
-                        et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
-                    else:  # exact zeros, whatever the logits (nan included)
+                    lse[t.ot[r]] = <floating> _lse_value(xt + r, _TILE, K,
+                                                         _tile_rowsum(&t, <floating*> t.sh, r))
+            if a.gamma != 0:  # the focal loss, row by row from the tile's normalisers
+                for r in range(t.n):
+                    grow = g + t.og[r] if g != NULL else NULL
+                    if t.lab[r] < 0:
+                        t.val[r] = 0.0
+                        _zero_row(grow, a.sg.k, K)
+                        continue
+                    t.val[r] = _focal_row(xt + r, _TILE, K, _tile_rowsum(&t, <floating*> t.sh, r),
+                                          et + r, _TILE, t.lab[r], <const floating*> NULL, 0, w,
+                                          a.sw, a.eps, a.gamma, a.zl, t.lse[r], t.sc[r], grow,
+                                          a.sg.k)
+                    if a.cap != 0 and grow != NULL:
                         for k in range(K):
-                            et[k * _TILE + r] = 0
-                _tile_store(&t, g, a.sg.k, K)
+                            grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k],
+                                                             xt[k * _TILE + r], a.cap)
+            else:
+                for r in range(t.n):
+                    t.aux[r] = (_smooth_dot(xt + r, _TILE, K, w, a.sw, (<floating*> t.sh)[r])
+                                if a.eps != 0 and t.lab[r] >= 0 else 0.0)
+                if floating is float:
+                    cx_tile_labels_f(xt, et, t.lab, w if w != NULL else &one,
+                                     a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,
+                                     t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
+                                     t.coef, t.smooth, t.gy)
+                else:
+                    cx_tile_labels_d(xt, et, t.lab, w if w != NULL else &one,
+                                     a.sw if w != NULL else 0, t.n, <double*> t.sh, t.rest, t.tot,
+                                     t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
+                                     t.coef, t.smooth, t.gy)
+                if g != NULL:
+                    for k in range(K):
+                        if a.eps == 0:
+                            _scale_lanes(et + k * _TILE, t.coef, t.n)
+                        else:
+                            wk = w[k * a.sw] if w != NULL else 1.0
+                            for r in range(t.n):
+                                et[k * _TILE + r] = <floating> cx_fma_d(
+                                    et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
+                    for r in range(t.n):
+                        if t.lab[r] >= 0:
+                            et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
+                    if a.cap != 0:  # through the cap
+                        for k in range(K):
+                            for r in range(t.n):
+                                et[k * _TILE + r] = _softcap_grad(et[k * _TILE + r],
+                                                                  xt[k * _TILE + r], a.cap)
+                    for r in range(t.n):
+                        if t.lab[r] < 0:  # exact zeros, whatever the logits (nan included)
+                            for k in range(K):
+                                et[k * _TILE + r] = 0
+                    _tile_store(&t, g, a.sg.k, K)
             for r in range(t.n):
                 v = t.rw[r] * t.val[r]
                 if loss != NULL:
@@ -150,6 +192,11 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
             r0 += t.n
         _tile_free(&t)
         return
+    if a.cap != 0:
+        buf = <floating*> malloc(K * sizeof(floating))
+        if buf == NULL:
+            out.oom = 1
+            return
     for r in range(r0, r1):
         grow = g + _at3(a.sg, p) if g != NULL else NULL
         rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
@@ -157,9 +204,21 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
         if state == -2 and out.first_bad < 0:
             out.first_bad = r
         out.counted += state >= 0
+        xr, sxk = x + _at3(a.sx, p), a.sx.k
+        if buf != NULL:  # the soft-capped row
+            for k in range(K):
+                buf[k] = _softcap(xr[k * sxk], a.cap)
+            xr, sxk = buf, 1
+        if state == 1 or lse != NULL:
+            q = _row_sum(xr, K, sxk, grow if state == 1 else NULL, a.sg.k)
+            if lse != NULL:
+                lse[_at2(a.slse, p)] = <floating> _lse_value(xr, sxk, K, q)
         if state == 1:
-            v = rwv * _label_row(x + _at3(a.sx, p), a.sx.k, K, a.y[_at2(a.sy, p)], a,
+            v = rwv * _label_row(xr, sxk, K, a.y[_at2(a.sy, p)], a, q, q.shift + q.log_total,
                                  a.scale * rwv, grow, a.sg.k)
+            if buf != NULL and grow != NULL:
+                for k in range(K):
+                    grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k], buf[k], a.cap)
         else:
             v = 0.0
             _zero_row(grow, a.sg.k, K)
@@ -167,6 +226,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
             loss[_at2(a.sl, p)] = <floating> v
         out.total += v
         _next(&p)
+    free(buf)
 
 
 cdef void _nll_body(const floating* x, const LabelArgs* a, Py_ssize_t r0, Py_ssize_t r1,
@@ -181,7 +241,6 @@ cdef void _nll_body(const floating* x, const LabelArgs* a, Py_ssize_t r0, Py_ssi
     cdef int64_t y
     cdef int state
     cdef double v, wy, rwv
-    out.total, out.first_bad, out.counted = 0.0, -1, 0
     for r in range(r0, r1):
         grow = g + _at3(a.sg, p) if g != NULL else NULL
         rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
@@ -212,7 +271,6 @@ cdef void _log_loss_body(const floating* x, const LabelArgs* a, Py_ssize_t r0, P
     cdef int64_t y
     cdef int state
     cdef double v
-    out.total, out.first_bad, out.counted = 0.0, -1, 0
     for r in range(r0, r1):
         y = a.y[_at2(a.sy, p)]
         state = _label_state(y, a.K, a.ignore, 1.0)
@@ -278,15 +336,23 @@ def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B
                          const double[:, :] sample_weight=None,      # IN  (A, B)
                          floating[:, :] loss=None,                   # OUT (A, B) losses
                          floating[:, :, :] grad=None,                # OUT (A, B, K) gradient
+                         floating[:, :] lse=None,                    # OUT (A, B)
                          int64_t ignore_index, double label_smoothing, double weight_sum,
-                         double scale, int n_threads):
+                         double scale, double z_loss=0.0, double softcap=0.0,
+                         double focal_gamma=0.0, int n_threads):
     """Cross-entropy with class indices, PyTorch's definition (class weights, ignore_index,
     label smoothing), times the sample weights, and its gradient times ``scale`` in the same
-    pass.  ``weight_sum`` is the sum of the class weights (K without).  Returns ``(sum of the
-    losses in float64, first invalid flat position or -1, number of positions counted)``."""
+    pass.  ``weight_sum`` is the sum of the class weights (K without).  Options: ``z_loss``
+    (``z_loss * lse**2`` per counted position), ``softcap`` (logits ``softcap * tanh(x /
+    softcap)`` first; 0: none), ``focal_gamma`` (the softmax focal loss), ``lse`` (every
+    position's log-normaliser).  Returns ``(sum of the losses in float64, first invalid flat
+    position or -1, number of positions counted)``."""
     cdef LabelArgs a
     memset(&a, 0, sizeof(a))
     a.ignore, a.eps, a.wsum, a.scale = ignore_index, label_smoothing, weight_sum, scale
+    a.zl, a.cap, a.gamma = z_loss, softcap, focal_gamma
+    if lse is not None:
+        a.lse, a.slse = &lse[0, 0], _s2(lse.strides, sizeof(floating))
     return _labels(x, y, weight, sample_weight, loss, grad, &a,
                    _cross_entropy_f if floating is float else _cross_entropy_d, n_threads)
 
@@ -324,14 +390,17 @@ def log_loss_labels(const floating[:, :, :] p,  # IN  (A, B, K) probabilities
                    _log_loss_f if floating is float else _log_loss_d, n_threads)
 
 
-def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, double scale, int n_threads):
+def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int n_threads):
     """cross_entropy_labels for C-contiguous (N, K) float32/float64 logits ``x`` and (N,) int64
     class indices ``y``, without weights or smoothing, ignore_index -100; ``loss`` (N,) and
-    ``grad`` (N, K) are new C-contiguous arrays of x's dtype, or None."""
+    ``grad`` (N, K) are new C-contiguous arrays of x's dtype, or None.  With ``mean`` the
+    gradient is scaled by one over the number of positions counted (found by one pass over the
+    labels first, by _label_state's rule)."""
     cdef _CBuffers bufs = _CBuffers()
     cdef LabelArgs a
     cdef BlockOut res
-    cdef Py_ssize_t size = x.dtype.itemsize, M = y.size
+    cdef Py_ssize_t size = x.dtype.itemsize, M = y.size, i
+    cdef int64_t count = 0
     memset(&a, 0, sizeof(a))
     a.x = bufs.get(x, False, size, M * K)
     a.y = <const int64_t*> bufs.get(y, False, 8, M)
@@ -340,7 +409,12 @@ def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, double scale, i
     if grad is not None:
         a.grad = bufs.get(grad, True, size, M * K)
     a.sx, a.sg, a.sy, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), _c2(), M, K
-    a.ignore, a.wsum, a.scale = -100, K, scale
+    a.ignore, a.wsum, a.scale = -100, K, 1.0
+    if mean and grad is not None:
+        with nogil:
+            for i in range(M):
+                count += _label_state(a.y[i], K, -100, 1.0) >= 0
+        a.scale = 1.0 / count if count else 1.0
     _run(_cross_entropy_f if size == 4 else _cross_entropy_d, &a, M, K, n_threads, &res)
     return res.total, res.first_bad, res.counted
 

@@ -101,6 +101,83 @@ cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, float
     return cx_rowsum_finish(m, acc, cnt, want_log)
 
 
+cdef inline floating _softcap(floating v, double cap) noexcept nogil:
+    # Gemma-2's soft cap of a logit: cap tanh(v / cap)
+    return <floating> (cap * tanh(v / cap))
+
+
+cdef inline floating _softcap_grad(floating g, floating vc, double cap) noexcept nogil:
+    # a gradient through the cap, from the capped logit vc: g (1 - (vc / cap)^2)
+    cdef double u = vc / cap
+    return <floating> (g * cx_fma_d(-u, u, 1.0))
+
+
+cdef inline double _target_weight(Py_ssize_t k, Py_ssize_t y, const floating* t, Py_ssize_t st,
+                                  const floating* w, Py_ssize_t sw, double eps,
+                                  double sm) noexcept nogil:
+    # w_k t'_k: the weight of class k in the loss of a row whose target distribution is
+    # t' = (1 - eps) t + eps / K, t = the probabilities t (or one-hot at class y when t == NULL)
+    cdef double tk = t[k * st] if t != NULL else (1.0 if k == y else 0.0)
+    tk = (1.0 - eps) * tk + sm
+    if w != NULL:
+        tk = tk * w[k * sw]
+    return tk
+
+
+cdef inline double _focal_term(double ak, double ek, double xk, RowSum q, double gamma,
+                               double* f) noexcept nogil:
+    # One class of the focal loss: returns -a (1 - p)^gamma log p, f <- its coefficient
+    # a (gamma (1 - p)^(gamma - 1) p log p - (1 - p)^gamma), from a = w_k t'_k, e = exp(x_k -
+    # shift) and xk = x_k - shift; 1 - p from the row's rest when x_k is the maximum.
+    cdef double lp = xk - q.log_total
+    cdef double p = ek / q.total
+    cdef double omp = (q.rest if ek == 1 else q.total - ek) / q.total
+    cdef double m = pow(omp, gamma)
+    f[0] = -ak * m if omp == 0 else ak * (gamma * (m / omp) * p * lp - m)
+    return -ak * m * lp
+
+
+cdef inline double _focal_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, RowSum q,
+                              const floating* e, Py_ssize_t se, Py_ssize_t y, const floating* t,
+                              Py_ssize_t st, const floating* w, Py_ssize_t sw, double eps,
+                              double gamma, double zl, double lse, double scale, floating* g,
+                              Py_ssize_t sg) noexcept nogil:
+    # The softmax focal loss (Lin et al.) of one row, -sum_k w_k t'_k (1 - p_k)^gamma log p_k
+    # for the target distribution t' of _target_weight, plus the z-loss zl lse^2.  With
+    # g != NULL also its gradient times scale, g_j = f_j - p_j (F - 2 zl lse) with F = sum_k f_k
+    # (_focal_term); for a class index without smoothing the label's entry is f_y (1 - p_y) +
+    # 2 zl lse p_y, without the cancellation.  e: the row's exp(x_k - shift), or NULL (then
+    # formed here); g may be e itself.
+    cdef double sm = eps / K, loss = 0.0, F = 0.0, ak, ek, f, coef, ey, omp_y, f_y = 0.0
+    cdef Py_ssize_t k
+    for k in range(K):
+        ak = _target_weight(k, y, t, st, w, sw, eps, sm)
+        if ak != 0:
+            ek = e[k * se] if e != NULL else _expm(x[k * sx], <floating> q.shift)
+            loss += _focal_term(ak, ek, <double> x[k * sx] - q.shift, q, gamma, &f)
+            F += f
+    if zl != 0:
+        loss = cx_fma_d(zl * lse, lse, loss)
+    if g == NULL:
+        return loss
+    ey = e[y * se] if t == NULL else 0.0
+    coef = scale * (2.0 * zl * lse - F) / q.total
+    for k in range(K):
+        ak = _target_weight(k, y, t, st, w, sw, eps, sm)
+        ek = e[k * se]
+        if ak != 0:
+            _focal_term(ak, ek, <double> x[k * sx] - q.shift, q, gamma, &f)
+            g[k * sg] = <floating> cx_fma_d(scale, f, ek * coef)
+        else:
+            g[k * sg] = <floating> (ek * coef)
+    if t == NULL and eps == 0:
+        ak = _target_weight(y, y, t, st, w, sw, eps, sm)
+        _focal_term(ak, ey, <double> x[y * sx] - q.shift, q, gamma, &f_y)
+        omp_y = (q.rest if ey == 1 else q.total - ey) / q.total
+        g[y * sg] = <floating> (scale * cx_fma_d(f_y, omp_y, 2.0 * zl * lse * (ey / q.total)))
+    return loss
+
+
 cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
     # into [lo, hi] (nan stays nan); [-inf, inf] leaves every value as it is
     v = lo if v < lo else v
@@ -147,6 +224,7 @@ ctypedef struct Tile:
     double* gy          # gradient at the class index
     double* sc          # the row's scale (times its sample weight)
     double* rw          # sample weight of the row (1 without)
+    double* lse         # the row's log-normaliser shift + log(total)
     Py_ssize_t* lab     # class index, -1 for a row that does not count
     Py_ssize_t* ox      # row offsets in x and in the other full-shape arrays
     Py_ssize_t* og
@@ -159,7 +237,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     # False when out of memory (the caller then takes the row path)
     cdef Py_ssize_t T = _TILE
     cdef char* f = <char*> malloc((2 * K + 2) * T * itemsize)
-    cdef double* d = <double*> malloc(11 * T * sizeof(double))
+    cdef double* d = <double*> malloc(12 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
     if f == NULL or d == NULL or i == NULL:
         free(f)
@@ -172,6 +250,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.sh = f + (2 * K + 1) * T * itemsize
     t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
+    t.lse = d + 10 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     return True
 
@@ -182,17 +261,29 @@ cdef inline void _tile_free(Tile* t) noexcept nogil:
     free(t.lab)
 
 
-cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K) noexcept nogil:
-    # gather the t.n rows at offsets t.ox transposed, and their normalisers (cx_tile_rowsum)
+cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
+                            double cap) noexcept nogil:
+    # gather the t.n rows at offsets t.ox transposed, soft-capped when cap != 0, and their
+    # normalisers (cx_tile_rowsum) and log-normalisers
     cdef floating* xt = <floating*> t.xt
+    cdef const floating* sh = <const floating*> t.sh
+    cdef Py_ssize_t r, k
     if floating is float:
         cx_tile_gather_f(x, t.ox, t.n, K, xt)
+    else:
+        cx_tile_gather_d(x, t.ox, t.n, K, xt)
+    if cap != 0:
+        for k in range(K):
+            for r in range(t.n):
+                xt[k * _TILE + r] = _softcap(xt[k * _TILE + r], cap)
+    if floating is float:
         cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.mt, <float*> t.sh, t.rest,
                          t.tot, t.logt)
     else:
-        cx_tile_gather_d(x, t.ox, t.n, K, xt)
         cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.mt, <double*> t.sh, t.rest,
                          t.tot, t.logt)
+    for r in range(t.n):
+        t.lse[r] = sh[r] + t.logt[r]
 
 
 cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,

@@ -168,7 +168,7 @@ cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
-            _tile_load(&t, x, K)
+            _tile_load(&t, x, K, 0)
             for r in range(t.n):
                 t.coef[r] = 1.0 / t.tot[r]
             for k in range(K):
@@ -192,7 +192,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
-            _tile_load(&t, x, K)
+            _tile_load(&t, x, K, 0)
             for k in range(K):
                 if floating is float:
                     cx_logsub_lanes_f(<float*> t.xt + k * _TILE, <float*> t.et + k * _TILE,
@@ -221,7 +221,7 @@ cdef void _lse_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
-            _tile_load(&t, x, K)
+            _tile_load(&t, x, K, 0)
             for r in range(t.n):
                 q = _tile_rowsum(&t, <floating*> t.sh, r)
                 o[t.oo[r]] = <floating> _lse_value(x + t.ox[r], 1, K, q)
@@ -273,61 +273,49 @@ cdef void _backward_body(const floating* y, const BackwardArgs* a, Py_ssize_t r0
 # the block functions of the driver, one per operation and dtype
 cdef void _softmax_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _softmax_body(<const float*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _softmax_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _softmax_body(<const double*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _log_softmax_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _log_softmax_body(<const float*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _log_softmax_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _log_softmax_body(<const double*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _lse_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _lse_body(<const float*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _lse_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _lse_body(<const double*> (<const RowsArgs*> a).x, <const RowsArgs*> a, r0, r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _scaled_lse_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _scaled_lse_body(<const float*> (<const ScaledLseArgs*> a).x, <const ScaledLseArgs*> a, r0,
                      r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _scaled_lse_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
     _scaled_lse_body(<const double*> (<const ScaledLseArgs*> a).x, <const ScaledLseArgs*> a, r0,
                      r1)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _softmax_backward_f(const void* a, Py_ssize_t r0, Py_ssize_t r1,
                               BlockOut* o) noexcept nogil:
     _backward_body(<const float*> (<const BackwardArgs*> a).y, <const BackwardArgs*> a, r0, r1,
                    False)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _softmax_backward_d(const void* a, Py_ssize_t r0, Py_ssize_t r1,
                               BlockOut* o) noexcept nogil:
     _backward_body(<const double*> (<const BackwardArgs*> a).y, <const BackwardArgs*> a, r0, r1,
                    False)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _log_softmax_backward_f(const void* a, Py_ssize_t r0, Py_ssize_t r1,
                                   BlockOut* o) noexcept nogil:
     _backward_body(<const float*> (<const BackwardArgs*> a).y, <const BackwardArgs*> a, r0, r1,
                    True)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 cdef void _log_softmax_backward_d(const void* a, Py_ssize_t r0, Py_ssize_t r1,
                                   BlockOut* o) noexcept nogil:
     _backward_body(<const double*> (<const BackwardArgs*> a).y, <const BackwardArgs*> a, r0, r1,
                    True)
-    o.total, o.first_bad, o.counted = 0.0, -1, 0
 
 
 # ---- entry points ----

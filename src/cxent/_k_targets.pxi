@@ -16,46 +16,53 @@ ctypedef struct TargetArgs:
     Str3 sg
     double eps          # label smoothing
     double scale        # factor of the gradient
+    double zl           # z-loss: zl lse^2 added to each position's loss
+    double cap          # soft cap of the logits, cap tanh(x / cap); 0: none
+    double gamma        # focal loss exponent; 0: cross-entropy
+    void* lse           # OUT (A, B) every position's log-normaliser, or NULL
+    Str2 slse
     Py_ssize_t B, K
 
 
 cdef inline double _target_row(const floating* x, Py_ssize_t sx, const floating* t,
-                               Py_ssize_t st, const TargetArgs* a, RowSum q, const floating* e,
-                               Py_ssize_t se, floating* g, Py_ssize_t sg,
+                               Py_ssize_t st, const TargetArgs* a, RowSum q, double lse,
+                               const floating* e, Py_ssize_t se, floating* g, Py_ssize_t sg,
                                double scale) noexcept nogil:
     # Loss -sum_k w_k t'_k log p_k with t' = (1 - eps) t + eps / K (PyTorch's smoothing of
-    # probability targets), = T log(total) - sum_k w_k t'_k (x_k - shift) with T = sum_k w_k t'_k,
-    # and the convention 0 log 0 = 0: a zero w_k t'_k never meets a -inf logit.  From the row's
-    # normaliser q and its terms e_k = exp(x_k - shift); with g != NULL also writes
-    # scale * (p * T - w t') (g may be e itself).
+    # probability targets, _target_weight), = T log(total) - sum_k w_k t'_k (x_k - shift) with
+    # T = sum_k w_k t'_k, and the convention 0 log 0 = 0: a zero w_k t'_k never meets a -inf
+    # logit; plus the z-loss zl lse^2.  From the row's normaliser q and its terms
+    # e_k = exp(x_k - shift); with g != NULL also writes scale * (p * (T + 2 zl lse) - w t')
+    # (g may be e itself).  The focal loss when gamma != 0.
     cdef const floating* w = <const floating*> a.w
-    cdef double T = 0.0, dot = 0.0, tk, c, eps = a.eps, sm = a.eps / a.K
+    cdef double T = 0.0, dot = 0.0, tk, c, sm = a.eps / a.K
     cdef Py_ssize_t k, K = a.K
+    if a.gamma != 0:
+        return _focal_row(x, sx, K, q, e, se, -1, t, st, w, a.sw, a.eps, a.gamma, a.zl, lse,
+                          scale, g, sg)
     for k in range(K):
-        tk = (1.0 - eps) * t[k * st] + sm
-        if w != NULL:
-            tk = tk * w[k * a.sw]
+        tk = _target_weight(k, -1, t, st, w, a.sw, a.eps, sm)
         if tk != 0:
             T += tk
             dot = cx_fma_d(tk, <double> x[k * sx] - q.shift, dot)
     if g != NULL:
-        c = T / q.total
+        c = (T if a.zl == 0 else cx_fma_d(2.0 * a.zl, lse, T)) / q.total
         for k in range(K):
-            tk = (1.0 - eps) * t[k * st] + sm
-            if w != NULL:
-                tk = tk * w[k * a.sw]
+            tk = _target_weight(k, -1, t, st, w, a.sw, a.eps, sm)
             g[k * sg] = <floating> (scale * cx_fma_d(e[k * se], c, -tk))
+    if a.zl != 0:
+        return cx_fma_d(a.zl * lse, lse, T * q.log_total - dot)
     return T * q.log_total - dot
 
 
 cdef inline double _target_pos(const floating* x, Py_ssize_t sx, const floating* t,
-                               const TargetArgs* a, RowSum q, const floating* e, Py_ssize_t se,
-                               floating* g, double rw) noexcept nogil:
+                               const TargetArgs* a, RowSum q, double lse, const floating* e,
+                               Py_ssize_t se, floating* g, double rw) noexcept nogil:
     # one position: its loss times its sample weight rw; a zero sample weight gives exact zeros
     if rw == 0:
         _zero_row(g, a.sg.k, a.K)
         return 0.0
-    return rw * _target_row(x, sx, t, a.st.k, a, q, e, se, g, a.sg.k, a.scale * rw)
+    return rw * _target_row(x, sx, t, a.st.k, a, q, lse, e, se, g, a.sg.k, a.scale * rw)
 
 
 cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, Py_ssize_t r1,
@@ -63,15 +70,19 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
     cdef const floating* t = <const floating*> a.t
     cdef floating* loss = <floating*> a.loss
     cdef floating* g = <floating*> a.grad
+    cdef floating* lse = <floating*> a.lse
     cdef floating* grow
+    cdef floating* xt
+    cdef floating* buf = NULL
+    cdef const floating* xr
     cdef Pos p = _pos(r0, a.B)
-    cdef Py_ssize_t K = a.K, r
+    cdef Py_ssize_t K = a.K, r, k, sxk
     cdef double v, rwv
     cdef RowSum q
     cdef Tile tl
-    out.total, out.first_bad, out.counted = 0.0, -1, 0
     if _tiles(K, a.sx.k, &tl, sizeof(floating)):
         # the normalisers of a tile of rows, then each row with the row path's formula
+        xt = <floating*> tl.xt
         while r0 < r1:
             tl.n = min(<Py_ssize_t> _TILE, r1 - r0)
             for r in range(tl.n):
@@ -79,30 +90,54 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
                 tl.ot[r] = _at3(a.st, p)
                 tl.og[r] = _at3(a.sg, p)
                 tl.oo[r] = _at2(a.sl, p)
+                tl.lab[r] = _at2(a.slse, p)
                 tl.rw[r] = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
                 _next(&p)
-            _tile_load(&tl, x, K)
+            _tile_load(&tl, x, K, a.cap)
             for r in range(tl.n):
                 q = _tile_rowsum(&tl, <floating*> tl.sh, r)
-                v = _target_pos(x + tl.ox[r], 1, t + tl.ot[r], a, q, <floating*> tl.et + r,
-                                _TILE, g + tl.og[r] if g != NULL else NULL, tl.rw[r])
+                grow = g + tl.og[r] if g != NULL else NULL
+                if lse != NULL:
+                    lse[tl.lab[r]] = <floating> _lse_value(xt + r, _TILE, K, q)
+                v = _target_pos(xt + r, _TILE, t + tl.ot[r], a, q, tl.lse[r],
+                                <floating*> tl.et + r, _TILE, grow, tl.rw[r])
+                if a.cap != 0 and grow != NULL and tl.rw[r] != 0:
+                    for k in range(K):
+                        grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k], xt[k * _TILE + r],
+                                                         a.cap)
                 if loss != NULL:
                     loss[tl.oo[r]] = <floating> v
                 out.total += v
             r0 += tl.n
         _tile_free(&tl)
         return
+    if a.cap != 0:
+        buf = <floating*> malloc(K * sizeof(floating))
+        if buf == NULL:
+            out.oom = 1
+            return
     for r in range(r0, r1):
         grow = g + _at3(a.sg, p) if g != NULL else NULL
         rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
-        if rwv != 0:
-            q = _row_sum(x + _at3(a.sx, p), K, a.sx.k, grow, a.sg.k)
-        v = _target_pos(x + _at3(a.sx, p), a.sx.k, t + _at3(a.st, p), a, q, grow, a.sg.k, grow,
-                        rwv)
+        xr, sxk = x + _at3(a.sx, p), a.sx.k
+        if buf != NULL:  # the soft-capped row
+            for k in range(K):
+                buf[k] = _softcap(xr[k * sxk], a.cap)
+            xr, sxk = buf, 1
+        if rwv != 0 or lse != NULL:
+            q = _row_sum(xr, K, sxk, grow, a.sg.k)
+            if lse != NULL:
+                lse[_at2(a.slse, p)] = <floating> _lse_value(xr, sxk, K, q)
+        v = _target_pos(xr, sxk, t + _at3(a.st, p), a, q, q.shift + q.log_total, grow, a.sg.k,
+                        grow, rwv)
+        if buf != NULL and grow != NULL and rwv != 0:
+            for k in range(K):
+                grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k], buf[k], a.cap)
         if loss != NULL:
             loss[_at2(a.sl, p)] = <floating> v
         out.total += v
         _next(&p)
+    free(buf)
 
 
 cdef void _targets_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
@@ -119,9 +154,12 @@ def cross_entropy_targets(const floating[:, :, :] x,               # IN  (A, B, 
                           const double[:, :] sample_weight=None,   # IN  (A, B)
                           floating[:, :] loss=None,                # OUT (A, B) losses
                           floating[:, :, :] grad=None,             # OUT (A, B, K) gradient
-                          double label_smoothing, double scale, int n_threads):
+                          floating[:, :] lse=None,                 # OUT (A, B)
+                          double label_smoothing, double scale, double z_loss=0.0,
+                          double softcap=0.0, double focal_gamma=0.0, int n_threads):
     """Cross-entropy with probability targets (class weights, label smoothing) times the sample
-    weights, and its gradient times ``scale``.  Returns the sum of the losses in float64."""
+    weights, and its gradient times ``scale``; the options as for cross_entropy_labels.
+    Returns the sum of the losses in float64."""
     cdef TargetArgs a
     cdef BlockOut res
     cdef Py_ssize_t M = x.shape[0] * x.shape[1]
@@ -138,6 +176,8 @@ def cross_entropy_targets(const floating[:, :, :] x,               # IN  (A, B, 
         a.loss, a.sl = &loss[0, 0], _s2(loss.strides, sizeof(floating))
     if grad is not None:
         a.grad, a.sg = &grad[0, 0, 0], _s3(grad.strides, sizeof(floating))
-    a.eps, a.scale = label_smoothing, scale
+    a.eps, a.scale, a.zl, a.cap, a.gamma = label_smoothing, scale, z_loss, softcap, focal_gamma
+    if lse is not None:
+        a.lse, a.slse = &lse[0, 0], _s2(lse.strides, sizeof(floating))
     _run(_targets_f if floating is float else _targets_d, &a, M, a.K, n_threads, &res)
     return res.total

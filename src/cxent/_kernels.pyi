@@ -1,125 +1,181 @@
 # Typing stub of the compiled kernel modules cxent._kernels, cxent._kernels_avx2 and
-# cxent._kernels_avx512 (one source, src/cxent/_kernels_impl.pxi; cxent._isa picks one).
-# Arrays are Cython typed memoryviews; their real types are in the comments ("floating" is
-# float32 or float64, the same for every floating array of one call).
+# cxent._kernels_avx512 (one source, src/cxent/_kernels_impl.pxi and the _k_*.pxi it includes;
+# cxent._isa picks one).  Arrays are Cython typed memoryviews; their real types are in the
+# comments ("floating" is float32 or float64, the same for every floating array of one call).
+# Arrays after the `*` are keywords; None is an array the call does not have.
 import numpy as np
 
 def openmp_info() -> tuple[bool, int, int, str | None]: ...
 def cpu_features() -> int: ...
 def _set_grain(elements: int) -> int: ...
+def _set_small_k(K: int) -> int: ...
+
+# softmax family (_k_softmax.pxi)
 def softmax_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    log_space: bool,
+    *,
     n_threads: int,
 ) -> None: ...
-def rows_c(
-    x: np.ndarray,  # C-contiguous float32/float64, classes along the last axis
-    out: np.ndarray,  # new C-contiguous, x's dtype: x's shape (what 0, 1) or without the last axis
-    K: int,
-    what: int,  # 0 softmax, 1 log_softmax, 2 logsumexp
-    n_threads: int,
-) -> None: ...
-def class_index_loss_c(
-    x: np.ndarray,  # C-contiguous float32/float64 (N, K)
-    y: np.ndarray,  # C-contiguous int64 (N,)
-    loss: np.ndarray | None,  # new C-contiguous (N,) of x's dtype
-    grad: np.ndarray | None,  # new C-contiguous (N, K) of x's dtype
-    K: int,
-    scale: float,
-    n_threads: int,
-) -> tuple[float, int, int]: ...
-def softmax_backward_rows(
-    y: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    go: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+def log_softmax_rows(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    log_space: bool,
+    *,
     n_threads: int,
 ) -> None: ...
 def logsumexp_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    b: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :]  (A, B)
-    sign: np.ndarray,  # floating[:, :]  (A, B)
-    has_b: bool,
-    want_sign: bool,
+    *,
+    b: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K)
+    sign: np.ndarray | None = None,  # floating[:, :]  (A, B)
     n_threads: int,
 ) -> None: ...
+def softmax_backward_rows(
+    y: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    grad_output: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    *,
+    n_threads: int,
+) -> None: ...
+def log_softmax_backward_rows(
+    y: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    grad_output: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :, :]  (A, B, K)
+    *,
+    n_threads: int,
+) -> None: ...
+def softmax_c(
+    x: np.ndarray,  # C-contiguous float32/float64, classes along the last axis
+    out: np.ndarray,  # new C-contiguous, x's shape and dtype
+    *,
+    K: int,
+    n_threads: int,
+) -> None: ...
+def log_softmax_c(
+    x: np.ndarray,  # as softmax_c
+    out: np.ndarray,
+    *,
+    K: int,
+    n_threads: int,
+) -> None: ...
+def logsumexp_c(
+    x: np.ndarray,  # as softmax_c
+    out: np.ndarray,  # new C-contiguous, x's shape without the last axis
+    *,
+    K: int,
+    n_threads: int,
+) -> None: ...
+
+# class-index losses (_k_labels.pxi): (sum of the losses, first bad position or -1, counted)
+def cross_entropy_labels(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    *,
+    weight: np.ndarray | None = None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    ignore_index: int,
+    label_smoothing: float,
+    weight_sum: float,
+    scale: float,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
+def nll_labels(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    *,
+    weight: np.ndarray | None = None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    ignore_index: int,
+    scale: float,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
+def log_loss_labels(
+    p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    loss: np.ndarray,  # floating[:, :]  (A, B)
+    *,
+    lo: float,
+    hi: float,
+    ignore_index: int,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
+def cross_entropy_c(
+    x: np.ndarray,  # C-contiguous float32/float64 (N, K)
+    y: np.ndarray,  # C-contiguous int64 (N,)
+    *,
+    loss: np.ndarray | None = None,  # new C-contiguous (N,) of x's dtype
+    grad: np.ndarray | None = None,  # new C-contiguous (N, K) of x's dtype
+    K: int,
+    mean: bool,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
 def label_stats(
     y: np.ndarray,  # const int64_t[:, :]  (A, B)
-    w: np.ndarray,  # const floating[:]  (K,)
-    rw: np.ndarray,  # const double[:, :]  (A, B)
-    has_w: bool,
-    has_rw: bool,
-    ignore_index: int,
+    *,
     K: int,
-) -> tuple[float, int, int]: ...
-def class_index_loss(
-    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    y: np.ndarray,  # const int64_t[:, :]  (A, B)
-    w: np.ndarray,  # const floating[:]  (K,)
-    rw: np.ndarray,  # const double[:, :]  (A, B)
-    loss: np.ndarray,  # floating[:, :]  (A, B)
-    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    nll: bool,
-    has_w: bool,
-    has_rw: bool,
-    want_loss: bool,
-    want_grad: bool,
     ignore_index: int,
-    eps: float,
-    wsum: float,
-    scale: float,
-    n_threads: int,
+    weight: np.ndarray | None = None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
 ) -> tuple[float, int, int]: ...
-def probability_loss(
+
+# probability targets (_k_targets.pxi), BCE (_k_bce.pxi): the sum of the losses
+def cross_entropy_targets(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    t: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    w: np.ndarray,  # const floating[:]  (K,)
-    rw: np.ndarray,  # const double[:, :]  (A, B)
-    loss: np.ndarray,  # floating[:, :]  (A, B)
-    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    has_w: bool,
-    has_rw: bool,
-    want_loss: bool,
-    want_grad: bool,
-    eps: float,
+    target: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    *,
+    weight: np.ndarray | None = None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    label_smoothing: float,
     scale: float,
     n_threads: int,
 ) -> float: ...
-def bce_loss(
+def bce_with_logits(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    t: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    w: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    pw: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    loss: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    grad: np.ndarray,  # floating[:, :, :]  (A, B, K)
-    has_w: bool,
-    has_pw: bool,
-    want_loss: bool,
-    want_grad: bool,
+    target: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    *,
+    weight: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K) broadcast view
+    pos_weight: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K) broadcast view
+    loss: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
     scale: float,
     n_threads: int,
 ) -> float: ...
-def information_rows(
+
+# information measures (_k_info.pxi)
+def entropy_rows(
+    p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :]  (A, B)
+    *,
+    factor: float,
+    n_threads: int,
+) -> None: ...
+def kl_rows(
     p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     q: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :]  (A, B)
-    mode: int,
-    has_q: bool,
+    *,
     factor: float,
-    lo: float,
-    hi: float,
     n_threads: int,
 ) -> None: ...
-def class_probability_loss(
+def cross_entropy_dist_rows(
     p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
-    y: np.ndarray,  # const int64_t[:, :]  (A, B)
-    loss: np.ndarray,  # floating[:, :]  (A, B)
-    lo: float,
-    hi: float,
+    q: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    out: np.ndarray,  # floating[:, :]  (A, B)
+    *,
+    factor: float,
+    lo: float = ...,
+    hi: float = ...,
     n_threads: int,
-) -> tuple[float, int]: ...
+) -> None: ...
+
+# the numeric primitives, for the accuracy tests (_k_probes.pxi)
 def exp_array(
     x: np.ndarray,  # const floating[::1]
     out: np.ndarray,  # floating[::1]

@@ -48,7 +48,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTI
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, fabs, log, log1p, INFINITY, NAN
+from libc.math cimport exp, fabs, log, log1p, pow, tanh, INFINITY, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
@@ -95,7 +95,7 @@ cdef extern from "_rows.h" nogil:
     ctypedef struct LabelTerms "cx_label_terms_t":
         double loss, coef, smooth, gy
     LabelTerms cx_label_terms(double xy, double ey, double wy, double dot, RowSum r, double eps,
-                              double sm, double wsum, double scale)
+                              double sm, double wsum, double scale, double zl, double lse)
     void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* mt,
                           double* sh, double* rest, double* tot, double* logt)
     void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* mt,
@@ -104,12 +104,14 @@ cdef extern from "_rows.h" nogil:
                           const double* w, Py_ssize_t sw, Py_ssize_t n, const double* sh,
                           const double* rest, const double* tot, const double* logt,
                           const double* dot, double eps, double wsum, const double* sc,
-                          Py_ssize_t K, double* val, double* coef, double* smooth, double* gy)
+                          double zl, const double* lse, Py_ssize_t K, double* val, double* coef,
+                          double* smooth, double* gy)
     void cx_tile_labels_f(const float* xt, const float* et, const Py_ssize_t* lab,
                           const float* w, Py_ssize_t sw, Py_ssize_t n, const float* sh,
                           const double* rest, const double* tot, const double* logt,
                           const double* dot, double eps, double wsum, const double* sc,
-                          Py_ssize_t K, double* val, double* coef, double* smooth, double* gy)
+                          double zl, const double* lse, Py_ssize_t K, double* val, double* coef,
+                          double* smooth, double* gy)
 
 cdef extern from "_cxent_platform.h" nogil:
     int cx_omp_max_threads()

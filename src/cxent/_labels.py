@@ -101,13 +101,17 @@ def sample_weights(sample_weight, shape):
     return sw
 
 
-def finish(reduction, loss, grad, total, denom, dt, return_grad):
-    """The returned loss (and gradient) from a kernel's float64 sum `total`."""
+def finish(reduction, loss, grad, total, denom, dt, return_grad, lse=None):
+    """The returned loss (then the gradient, then the log-normalisers `lse` when given) from a
+    kernel's float64 sum `total`."""
     if reduction == "none":
         loss = loss if loss.ndim else loss[()]
     elif reduction == "sum":
         loss = dt(total)
     else:
         loss = dt(total / denom) if denom else dt(np.nan)
-    return (loss, grad) if return_grad else loss
+    out = (loss, grad) if return_grad else (loss,)
+    if lse is not None:
+        out += (lse if lse.ndim else lse[()],)
+    return out if len(out) > 1 else loss
 

@@ -21,6 +21,7 @@ from ._validate import (
     check_n_threads,
     check_reduction,
     fast_threads,
+    loss_options,
     normalize_axis,
 )
 
@@ -33,45 +34,78 @@ _INT64 = np.dtype(np.int64)
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
-                  sample_weight: ArrayLike | None = ...,
-                  reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
-                  return_grad: Literal[False] = ..., n_threads: int | None = ...
-                  ) -> FloatScalar: ...
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatScalar: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
-                  sample_weight: ArrayLike | None = ...,
-                  reduction: Literal["none"], label_smoothing: float = ...,
-                  return_grad: Literal[False] = ..., n_threads: int | None = ...
-                  ) -> FloatArray: ...
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
-                  sample_weight: ArrayLike | None = ...,
-                  reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
-                  return_grad: Literal[True], n_threads: int | None = ...
-                  ) -> tuple[FloatScalar, FloatArray]: ...
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
-                  sample_weight: ArrayLike | None = ...,
-                  reduction: Literal["none"], label_smoothing: float = ...,
-                  return_grad: Literal[True], n_threads: int | None = ...
-                  ) -> tuple[FloatArray, FloatArray]: ...
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
-                  sample_weight: ArrayLike | None = ...,
-                  reduction: str = ..., label_smoothing: float = ..., return_grad: bool = ...,
-                  n_threads: int | None = ...) -> Scalarish | tuple[Scalarish, FloatArray]: ...
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["none"],
+                  return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatArray: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["none"],
+                  return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["none"],
+                  return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: Literal["none"],
+                  return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                  weight: ArrayLike | None = ..., ignore_index: int = ...,
+                  sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                  z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
+                  n_threads: int | None = ..., reduction: str = ...,
+                  return_grad: bool = ..., return_lse: bool = ...
+                  ) -> Scalarish | tuple[Scalarish, FloatArray] | tuple[Scalarish, FloatArray,
+                                                                         FloatArray]: ...
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
-                  sample_weight: ArrayLike | None = None,
-                  reduction: str = "mean", label_smoothing: float = 0.0,
-                  return_grad: bool = False, n_threads: int | None = None
-                  ) -> Scalarish | tuple[Scalarish, FloatArray]:
+                  sample_weight: ArrayLike | None = None, label_smoothing: float = 0.0,
+                  z_loss: float = 0.0, softcap: float | None = None, focal_gamma: float = 0.0,
+                  n_threads: int | None = None, reduction: str = "mean",
+                  return_grad: bool = False, return_lse: bool = False
+                  ) -> Scalarish | tuple[Scalarish, FloatArray] | tuple[Scalarish, FloatArray,
+                                                                         FloatArray]:
     r"""Cross-entropy between the softmax of `logits` and `target`, and its gradient.
 
     With class indices ``y`` the loss of a position is ``-log softmax(z)[y] = logsumexp(z) - z[y]``;
@@ -111,11 +145,27 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     label_smoothing : float in [0, 1], default 0
         PyTorch's label smoothing: the target becomes ``(1 - s) * onehot + s / K`` (for
         probability targets ``(1 - s) * t + s / K``), with class weights applied to each term.
+    z_loss : float >= 0, default 0
+        PaLM's auxiliary z-loss: each counted position adds ``z_loss * lse**2``, ``lse`` its
+        log-normaliser ``logsumexp`` of the (soft-capped) logits, multiplied by the position's
+        `sample_weight` but not by class weights; "mean" divides it by the same denominator.
+        Its gradient is ``2 * z_loss * lse * softmax``.
+    softcap : float > 0, optional
+        Gemma-2's logit soft-capping: the logits become ``softcap * tanh(logits / softcap)``
+        before everything else; the gradient is with respect to the original logits.
+    focal_gamma : float >= 0, default 0
+        The softmax focal loss of Lin et al.: a position's loss is
+        ``-sum_k t_k w_k (1 - p_k)**gamma log p_k`` for the effective target distribution ``t``
+        (one-hot, smoothed one-hot or probability targets) and class weights ``w``.  ``0`` is
+        plain cross-entropy, to the bit.
     return_grad : bool, default False
         Also return the gradient of the returned loss with respect to `logits` (for ``"none"``:
         of its sum): ``softmax(logits) - onehot(target)`` in the simplest case, in general
         ``softmax * sum(w t') - w t'`` for the effective target ``t'`` and weights ``w``, scaled
         by the reduction.
+    return_lse : bool, default False
+        Also return every position's log-normaliser (of the soft-capped logits), ignored
+        positions included.
     n_threads : int, optional
         Threads to use; ``None`` means OpenMP's default for the calling thread.  Small inputs run
         on the calling thread.  Results are bit-identical for every thread count.
@@ -127,6 +177,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
         shape.
     grad : ndarray
         Only with ``return_grad=True``: shape and dtype of `logits`.
+    lse : ndarray
+        Only with ``return_lse=True``, last: the positions' shape, the logits' dtype.
 
     Raises
     ------
@@ -177,30 +229,43 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     >>> cxent.cross_entropy([[0.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.5, 0.5]],
     ...                     reduction="none").round(6)
     array([0.693147, 0.693147])
+
+    The options of large-vocabulary training, fused in the same pass: z-loss, soft-capping,
+    the focal loss and the log-normaliser:
+
+    >>> loss, lse = cxent.cross_entropy(logits, [2], z_loss=1e-4, softcap=30.0,
+    ...                                 return_lse=True)
+    >>> print(f"{loss:.5f} {lse[0]:.5f}")
+    0.18248 5.16829
+    >>> print(f"{cxent.cross_entropy(logits, [2], focal_gamma=2.0):.6f}")
+    0.004564
     """
     if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
             and sample_weight is None
             and type(label_smoothing) is float and label_smoothing == 0.0
-            and type(ignore_index) is int and ignore_index == -100 and type(axis) is int):
+            and type(ignore_index) is int and ignore_index == -100 and type(axis) is int
+            and z_loss == 0.0 and softcap is None and focal_gamma == 0.0 and not return_lse):
         res = _fast_class_index_loss(logits, target, axis, reduction, return_grad,
                                      fast_threads(n_threads))
         if res is not None:
             return res
     red = check_reduction(reduction)
-    loss, grad, total, denom, dt = _cross_entropy(logits, target, axis, weight, ignore_index,
-                                                  red, label_smoothing, return_grad, n_threads,
-                                                  sample_weight)
-    return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
+    loss, grad, total, denom, dt, lse = _cross_entropy(
+        logits, target, axis, weight, ignore_index, red, label_smoothing, return_grad, n_threads,
+        sample_weight, loss_options(z_loss, softcap, focal_gamma), return_lse)
+    return _labels.finish(red, loss, grad, total, denom, dt, return_grad, lse)
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smoothing,
-                   return_grad, n_threads, sample_weight=None):
+                   return_grad, n_threads, sample_weight=None, opts=None, return_lse=False):
     """The general path of cross_entropy: (per-position losses or None, gradient or None, sum
-    of the losses, denominator of "mean", dtype).  cxent.dask combines chunks from it."""
+    of the losses, denominator of "mean", dtype, log-normalisers or None).  `opts`: the
+    kernels' keywords of the loss options (loss_options).  cxent.dask combines chunks from it."""
     x = as_real_array(logits, "logits")
     nt = check_n_threads(n_threads)
     eps = check_label_smoothing(label_smoothing)
     ignore = check_ignore_index(ignore_index)
+    opts = {} if opts is None else opts
     ax = normalize_axis(axis, x.ndim, "logits")
     lay = Layout(x, ax)
     t = as_array(target, "target")
@@ -213,18 +278,19 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     sw = _labels.sample_weights(sample_weight, lay.reduced_shape)
     rw = None if sw is None else lay.label_rows(sw)
     loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
+    lse, lse2 = lay.new_reduced(dt) if return_lse else (None, None)
     if probs:
         if ignore != -100:
             raise ValueError("ignore_index is not supported with probability targets")
         denom = M if sw is None else float(np.sum(sw))
         total = _kernels.cross_entropy_targets(
             lay.rows(x), lay.rows(as_real_array(t, "target").astype(dt, copy=False)), weight=w,
-            sample_weight=rw, loss=l2, grad=g3, label_smoothing=eps, scale=_scale(red, denom),
-            n_threads=nt)
+            sample_weight=rw, loss=l2, grad=g3, lse=lse2, label_smoothing=eps,
+            scale=_scale(red, denom), n_threads=nt, **opts)
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
-                                         nt, ax, nll=False, rw=rw)
-    return loss, grad, total, denom, dt
+                                         nt, ax, nll=False, rw=rw, opts=opts, lse=lse2)
+    return loss, grad, total, denom, dt, lse
 
 
 @overload
@@ -455,14 +521,10 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     dt = x.dtype.type
     loss = np.empty(N, dt) if reduction == "none" else None
     grad = np.empty((N, K), dt) if return_grad else None
-    mean = reduction == "mean"
     total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
-                                                   scale=1.0 / N if mean else 1.0, n_threads=nt)
+                                                   mean=reduction == "mean", n_threads=nt)
     if bad >= 0:
         raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
-    if mean and return_grad and counted != N and counted:
-        # some positions were ignored: the gradient of "mean" is scaled by 1 / counted
-        _kernels.cross_entropy_c(x, y, grad=grad, K=K, scale=1.0 / counted, n_threads=nt)
     return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)
 
 
@@ -470,22 +532,21 @@ def _scale(red, denom):
     return 1.0 / denom if red == "mean" and denom else 1.0
 
 
-def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll, rw=None):
+def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll, rw=None,
+                      opts=None, lse=None):
     """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
 
-    The gradient of a "mean" is scaled by one over its denominator, the summed (class times
-    sample) weights of the targets not ignored.  With weights one cheap pass over the labels
-    gives it (and checks them) before the fused pass; without, the fused pass assumes no target
-    is ignored, checks and counts the labels itself, and in the rare case that some were ignored
-    runs again with the right scale (never a NumPy pass over the result).  `rw`: the (A, B) view
-    of the sample weights, or None.
+    The denominator of "mean" is the summed (class times sample) weights of the targets not
+    ignored (their number without weights).  When the fused pass needs it (the gradient of a
+    "mean" is scaled by its inverse) or cannot count it (weights), one cheap pass over the labels
+    gives it and checks them first; otherwise the fused pass checks and counts the labels itself.
+    The kernel runs once either way.  `rw`: the (A, B) view of the sample weights, or None.
     """
     y = lay.label_rows(_labels.as_int64(t))
-    dt = x.dtype.type
-    K, M = lay.K, lay.M
+    K = lay.K
     weighted = w is not None or rw is not None
     kernel = _kernels.nll_labels if nll else _kernels.cross_entropy_labels
-    extra = {} if nll else {"label_smoothing": eps,
+    extra = {} if nll else {"label_smoothing": eps, "lse": lse, **(opts or {}),
                             "weight_sum": float(np.sum(w, dtype=np.float64)) if w is not None
                             else float(K)}
 
@@ -494,20 +555,13 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
         return _labels.error(t[pos], pos, K, ignore, of="log_probs" if nll else "logits", ax=ax)
 
     denom = None
-    if red == "mean" and weighted:
+    if red == "mean" and (weighted or want_grad):
         denom, bad = _labels.denominator(y, w, ignore, K, rw)
         if bad >= 0:
             raise bad_label(bad)
-    guess = denom if weighted else M
-    scale = 1.0 / guess if red == "mean" and guess else 1.0
-    rows = lay.rows(x)
-    total, bad, counted = kernel(rows, y, weight=w, sample_weight=rw, loss=l2, grad=g3,
-                                 ignore_index=ignore, scale=scale, n_threads=nt, **extra)
+    total, bad, counted = kernel(lay.rows(x), y, weight=w, sample_weight=rw, loss=l2, grad=g3,
+                                 ignore_index=ignore, scale=_scale(red, denom), n_threads=nt,
+                                 **extra)
     if bad >= 0:
         raise bad_label(bad)
-    if weighted:
-        return denom if red == "mean" else counted, total
-    if red == "mean" and want_grad and counted != M and counted:
-        total, _, _ = kernel(rows, y, weight=w, grad=g3, ignore_index=ignore,
-                             scale=1.0 / counted, n_threads=nt, **extra)
-    return counted, total
+    return (denom if denom is not None else counted), total

@@ -58,14 +58,15 @@ CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_
    with coef = scale c / total, c = (1 - eps) w_y + sm wsum, smooth = scale sm; the label's entry
    uses p_y - 1 = -rest / total when x_y is the maximum, so it keeps its relative accuracy when
    p_y is close to 1.  A sample weight s enters as scale s (and the caller multiplies the loss by
-   s). */
+   s).  With zl != 0 the z-loss zl lse^2 of the log-normaliser lse is added, and its gradient
+   2 zl lse p_k (times scale). */
 typedef struct {
     double loss, coef, smooth, gy;
 } cx_label_terms_t;
 
 CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, double dot,
                                           cx_rowsum r, double eps, double sm, double wsum,
-                                          double scale) {
+                                          double scale, double zl, double lse) {
     cx_label_terms_t o;
     double a = (1.0 - eps) * wy;
     double c = CX_FMA(sm, wsum, a);
@@ -75,6 +76,12 @@ CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, doubl
     o.coef = scale * c / r.total;
     o.smooth = scale * sm;
     o.gy = scale * (c * pm1 + ((c - a) - sm * wy));
+    if (zl != 0.0) {
+        double zc = scale * (2.0 * zl * lse);
+        o.loss = CX_FMA(zl * lse, lse, o.loss);
+        o.coef = CX_FMA(zc, 1.0 / r.total, o.coef);
+        o.gy = CX_FMA(zc, ey / r.total, o.gy);
+    }
     return o;
 }
 
@@ -132,14 +139,15 @@ CX_TILE_ROWSUM(float, f)
 
 /* cx_label_terms for the n rows of a tile: lab[r] the class index, or -1 for a row that does
    not count (then val = coef = 0); w the class weights with stride sw (a single 1 with sw = 0
-   without weights); dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight).
-   Writes the loss val[r] (before the sample weight), coef[r], smooth[r] and gy[r]. */
+   without weights); dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight);
+   lse[r] the row's log-normaliser (read only with zl != 0).  Writes the loss val[r] (before the
+   sample weight), coef[r], smooth[r] and gy[r]. */
 #define CX_TILE_LABELS(T, SUF)                                                                \
     CX_INLINE void cx_tile_labels_##SUF(const T *xt, const T *et, const ptrdiff_t *lab,      \
             const T *w, ptrdiff_t sw, ptrdiff_t n, const T *sh, const double *rest,          \
             const double *tot, const double *logt, const double *dot, double eps,            \
-            double wsum, const double *sc, ptrdiff_t K, double *val, double *coef,           \
-            double *smooth, double *gy) {                                                     \
+            double wsum, const double *sc, double zl, const double *lse, ptrdiff_t K,        \
+            double *val, double *coef, double *smooth, double *gy) {                          \
         double sm = eps / (double)K;                                                          \
         CX_PRAGMA(omp simd)                                                                   \
         for (ptrdiff_t r = 0; r < n; r++) {                                                   \
@@ -153,7 +161,7 @@ CX_TILE_ROWSUM(float, f)
             q.log_total = logt[r];                                                            \
             cx_label_terms_t o = cx_label_terms((double)xt[i] - (double)sh[r], (double)et[i], \
                                                 (double)w[(ok ? y : 0) * sw], dot[r], q, eps, \
-                                                sm, wsum, sc[r]);                             \
+                                                sm, wsum, sc[r], zl, lse[r]);                 \
             val[r] = ok ? o.loss : 0.0;                                                       \
             coef[r] = ok ? o.coef : 0.0;                                                      \
             smooth[r] = o.smooth;                                                             \

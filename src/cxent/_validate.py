@@ -6,6 +6,7 @@ checks its keywords, and describes the data to the compiled kernels through a `L
 other positions.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -16,6 +17,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
 __all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_array", "as_real_array", "broadcast_pair",
+           "loss_options",
            "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
            "check_out", "check_reduction", "check_scalar_axis", "check_topk", "fast_threads",
            "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
@@ -333,6 +335,33 @@ def check_label_smoothing(label_smoothing):
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     return eps
+
+
+def _real(value, name, what):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    return v
+
+
+def loss_options(z_loss, softcap, focal_gamma):
+    """The kernels' keywords of cross-entropy's options, checked: z_loss and focal_gamma finite
+    and >= 0, softcap None (0.0 for the kernels) or a finite positive number."""
+    z = _real(z_loss, "z_loss", "a non-negative number")
+    if not (z >= 0 and math.isfinite(z)):
+        raise ValueError(f"z_loss must be a finite non-negative number, got {z_loss!r}")
+    gamma = _real(focal_gamma, "focal_gamma", "a non-negative number")
+    if not (gamma >= 0 and math.isfinite(gamma)):
+        raise ValueError(f"focal_gamma must be a finite non-negative number, got {focal_gamma!r}")
+    cap = 0.0
+    if softcap is not None:
+        cap = _real(softcap, "softcap", "a positive number or None")
+        if not (cap > 0 and math.isfinite(cap)):
+            raise ValueError(f"softcap must be a finite positive number or None, got {softcap!r}")
+    return {"z_loss": z, "softcap": cap, "focal_gamma": gamma}
 
 
 def merge_axes(a, axes):

@@ -87,7 +87,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
 
     def partial(xb, tb, swb):
         # the sum of the chunk's losses and its denominator of "mean", by cross_entropy's rules
-        _, _, total, denom, _ = _losses._cross_entropy(
+        _, _, total, denom, _, _ = _losses._cross_entropy(
             xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads, swb)
         return total, float(denom)
 

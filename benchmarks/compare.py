@@ -1,0 +1,41 @@
+"""Compare cxent's times of two `python -m cxent bench --json` runs (before / after a change).
+
+    python benchmarks/compare.py before.json after.json
+
+Prints, for each case, cxent's time after / before and the ratios to the fastest peer in each
+run (peers measured in the same run, so machine noise shows in them too)."""
+
+import json
+import sys
+
+
+def _rows(path):
+    with open(path) as f:
+        d = json.load(f)
+    return {(r["n"], r["k"], r["dtype"], r["threads"], r["op"]): r["seconds"] for r in d["rows"]}
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__)
+        return 2
+    a, b = _rows(argv[1]), _rows(argv[2])
+    ratios = []
+    for key in a:
+        if key not in b:
+            continue
+        sa, sb = a[key], b[key]
+        peer_a = min(v for k, v in sa.items() if k != "cxent")
+        peer_b = min(v for k, v in sb.items() if k != "cxent")
+        r = sb["cxent"] / sa["cxent"]
+        ratios.append(r)
+        n, k, dt, t, op = key
+        print(f"{n:>9} x {k:<6} {dt:8} t={t} {op:20} after/before x{r:5.2f}   "
+              f"best peer / cxent: {peer_a / sa['cxent']:5.2f} -> {peer_b / sb['cxent']:5.2f}")
+    ratios.sort()
+    print(f"median after/before x{ratios[len(ratios) // 2]:.3f} over {len(ratios)} cases")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
