@@ -143,3 +143,37 @@ def test_probability_targets(K, dt, weighted, eps, sampled):
 def test_row_path_switch_is_restored(row_path):
     assert kernels._set_small_k(16) == 0
     kernels._set_small_k(0)
+
+
+LOSS_OPTIONS = [  # (z_loss, softcap, focal_gamma, label smoothing, class weights, sample weights)
+    (1e-3, None, 0.0, 0.0, False, False), (0.0, 3.0, 0.0, 0.2, True, False),
+    (0.0, None, 2.0, 0.0, False, True), (0.0, None, 0.5, 0.3, True, True),
+    (1e-2, 4.0, 1.5, 0.1, True, True),
+]
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("z,cap,gamma,eps,weighted,sampled", LOSS_OPTIONS)
+def test_loss_options(K, dt, z, cap, gamma, eps, weighted, sampled):
+    x = _logits(K, dt)
+    rng = np.random.default_rng(K)
+    y = rng.integers(0, K, len(x))
+    y[::7] = -100
+    w = (rng.random(K) + 0.5).astype(dt) if weighted else None
+    sw = rng.random(len(x)) if sampled else None
+    t = rng.random((len(x), K))
+    t = (t / t.sum(axis=1, keepdims=True)).astype(dt)
+    opts = dict(weight=w, sample_weight=sw, label_smoothing=eps, z_loss=z, softcap=cap,
+                focal_gamma=gamma, return_grad=True, return_lse=True, reduction="none")
+
+    def labels(a, ax):
+        return cxent.cross_entropy(a, y, axis=ax, **opts)
+
+    def probs(a, ax):
+        return cxent.cross_entropy(a, t if ax == -1 else np.ascontiguousarray(t.T), axis=ax,
+                                   **opts)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        _compare(labels, x)
+        _compare(probs, x)

@@ -21,6 +21,7 @@ from ._validate import (
     check_n_threads,
     check_reduction,
     check_topk,
+    loss_options,
 )
 
 __all__ = ["ScoreResult", "linear_cross_entropy", "score"]
@@ -152,41 +153,90 @@ LinearGrads = tuple[FloatArray, FloatArray, FloatArray | None]
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
-                         sample_weight: ArrayLike | None = ...,
-                         reduction: Literal["mean", "sum"] = ..., label_smoothing: float = ...,
-                         return_grad: Literal[False] = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ...) -> FloatScalar: ...
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
-                         sample_weight: ArrayLike | None = ...,
-                         reduction: Literal["none"], label_smoothing: float = ...,
-                         return_grad: Literal[False] = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ...) -> FloatArray: ...
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
-                         sample_weight: ArrayLike | None = ...,
-                         reduction: str = ..., label_smoothing: float = ...,
-                         return_grad: Literal[True], chunk_size: int | None = ...,
-                         n_threads: int | None = ...) -> tuple[Scalarish, LinearGrads]: ...
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatScalar, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
-                         sample_weight: ArrayLike | None = ...,
-                         reduction: str = ..., label_smoothing: float = ...,
-                         return_grad: bool = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ...
-                         ) -> Scalarish | tuple[Scalarish, LinearGrads]: ...
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatScalar, LinearGrads, FloatArray]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["none"],
+                         return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatArray: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["none"],
+                         return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["none"],
+                         return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatArray, LinearGrads]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: Literal["none"],
+                         return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatArray, LinearGrads, FloatArray]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = ..., ignore_index: int = ...,
+                         sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
+                         z_loss: float = ..., softcap: float | None = ...,
+                         focal_gamma: float = ..., chunk_size: int | None = ...,
+                         n_threads: int | None = ..., reduction: str = ...,
+                         return_grad: bool = ..., return_lse: bool = ...
+                         ) -> Scalarish | tuple[Scalarish, LinearGrads] | tuple[
+                             Scalarish, FloatArray] | tuple[Scalarish, LinearGrads,
+                                                            FloatArray]: ...
 
 
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: int = -100,
-                         sample_weight: ArrayLike | None = None,
-                         reduction: str = "mean", label_smoothing: float = 0.0,
-                         return_grad: bool = False, chunk_size: int | None = None,
-                         n_threads: int | None = None
-                         ) -> Scalarish | tuple[Scalarish, LinearGrads]:
+                         sample_weight: ArrayLike | None = None, label_smoothing: float = 0.0,
+                         z_loss: float = 0.0, softcap: float | None = None,
+                         focal_gamma: float = 0.0, chunk_size: int | None = None,
+                         n_threads: int | None = None, reduction: str = "mean",
+                         return_grad: bool = False, return_lse: bool = False
+                         ) -> Scalarish | tuple[Scalarish, LinearGrads] | tuple[
+                             Scalarish, FloatArray] | tuple[Scalarish, LinearGrads,
+                                                            FloatArray]:
     r"""``cross_entropy(hidden @ weight.T + bias, target)`` without materialising the logits.
 
     For language-model-sized vocabularies: the rows are processed in chunks; each chunk's logits
@@ -204,6 +254,8 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
     bias : array_like of shape (V,), optional
     ignore_index, reduction, label_smoothing, sample_weight, n_threads
         As in :func:`cross_entropy`; `sample_weight` has shape (N,).
+    z_loss, softcap, focal_gamma, return_lse
+        As in :func:`cross_entropy`, fused in the same chunked pass (``lse``: shape (N,)).
     return_grad : bool, default False
         Also return ``(grad_hidden, grad_weight, grad_bias)`` (``grad_bias`` None without bias).
     chunk_size : int, optional
@@ -223,19 +275,12 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
     0.17615
     """
     lin = _LinearProblem.prepare(hidden, weight, target, bias, ignore_index, label_smoothing,
-                                 chunk_size, n_threads, sample_weight)
+                                 chunk_size, n_threads, sample_weight,
+                                 loss_options(z_loss, softcap, focal_gamma))
     red = check_reduction(reduction)
-    total, losses, grads = lin.run(red, return_grad)
-    dtt = lin.h.dtype.type
-    if red == "none":
-        loss = losses
-    elif red == "sum":
-        loss = dtt(total)
-    else:
-        loss = dtt(total / lin.denom) if lin.denom else dtt(np.nan)
-    if return_grad:
-        return loss, grads
-    return loss
+    total, losses, grads, lse = lin.run(red, return_grad, want_lse=return_lse)
+    return _labels.finish(red, losses, grads, total, lin.denom, lin.h.dtype.type, return_grad,
+                          lse)
 
 
 @dataclass(frozen=True)
@@ -252,10 +297,11 @@ class _LinearProblem:
     chunk_size: int
     n_threads: int
     sw: np.ndarray | None  # (N,) float64 sample weights
+    opts: dict             # the kernels' keywords of the loss options (loss_options)
 
     @classmethod
     def prepare(cls, hidden, weight, target, bias, ignore_index, label_smoothing, chunk_size,
-                n_threads, sample_weight=None):
+                n_threads, sample_weight=None, opts=None):
         h = as_array(hidden, "hidden")
         w = as_array(weight, "weight")
         dt = np.result_type(h.dtype, w.dtype, np.float32)
@@ -290,18 +336,19 @@ class _LinearProblem:
         if chunk_size is None:  # enough rows for efficient matrix products, ~16 MiB of logits
             chunk_size = max(128, (16 << 20) // (V * dt.itemsize))
         chunk_size = max(1, min(int(chunk_size), max(N, 1)))
-        return cls(h, w, b, y, eps, ignore, denom, chunk_size, nt, sw)
+        return cls(h, w, b, y, eps, ignore, denom, chunk_size, nt, sw, opts or {})
 
-    def run(self, red, want_grad, row_scale=None):
+    def run(self, red, want_grad, row_scale=None, want_lse=False):
         return _linear_chunks(self.h, self.w, self.b, self.y, red, self.eps, self.ignore,
                               self.denom, want_grad, self.chunk_size, self.n_threads, row_scale,
-                              self.sw)
+                              self.sw, self.opts, want_lse)
 
 
 def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, nt,
-                   row_scale=None, sw=None):
+                   row_scale=None, sw=None, opts=None, want_lse=False):
     """The chunk loop of linear_cross_entropy on validated arrays: returns (sum of the losses,
-    per-row losses for "none" else None, (grad_hidden, grad_weight, grad_bias) or None).
+    per-row losses for "none" else None, (grad_hidden, grad_weight, grad_bias) or None, the
+    rows' log-normalisers or None).
 
     `row_scale` (N,), with "none", multiplies each row's gradient before the matrix products:
     the backward of per-row losses given their upstream gradient (cxent.torch).  `sw`: the
@@ -312,6 +359,7 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
     logits = np.empty((chunk_size, V), dt)
     grad_buf = np.empty((chunk_size, V), dt) if want_grad else None
     losses = np.empty(N, dt) if red == "none" else None
+    lse = np.empty(N, dt) if want_lse else None
     gh = np.empty_like(h) if want_grad else None
     gw = np.zeros_like(w) if want_grad else None
     gb = np.zeros(V, dt) if (want_grad and b is not None) else None
@@ -328,8 +376,9 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
             z.reshape(1, n, V), y[start:stop].reshape(1, n),
             sample_weight=None if sw is None else sw[start:stop].reshape(1, n),
             loss=None if losses is None else losses[start:stop].reshape(1, n),
-            grad=grad_buf[:n].reshape(1, n, V) if want_grad else None, ignore_index=ignore,
-            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt)
+            grad=grad_buf[:n].reshape(1, n, V) if want_grad else None,
+            lse=None if lse is None else lse[start:stop].reshape(1, n), ignore_index=ignore,
+            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt, **(opts or {}))
         total += s
         if want_grad:
             g = grad_buf[:n]
@@ -340,5 +389,5 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
             gw += tmp
             if gb is not None:
                 gb += g.sum(axis=0)
-    return total, losses, ((gh, gw, gb) if want_grad else None)
+    return total, losses, ((gh, gw, gb) if want_grad else None), lse
 

@@ -18,7 +18,7 @@ import dask.array as da
 import numpy as np
 
 from . import _losses, _softmax
-from ._validate import check_reduction, normalize_axis
+from ._validate import check_reduction, loss_options, normalize_axis
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "softmax"]
 
@@ -61,34 +61,49 @@ def logsumexp(x, axis=-1, *, keepdims=False, n_threads=None):
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, sample_weight=None, n_threads=None):
+                  label_smoothing=0.0, sample_weight=None, z_loss=0.0, softcap=None,
+                  focal_gamma=0.0, return_lse=False, n_threads=None):
     """:func:`cxent.cross_entropy` of dask arrays (lazy).
 
     ``reduction="none"`` gives a dask array of per-position losses; ``"sum"`` and ``"mean"`` a
     0-d dask array (a lazy scalar), the mean exact across chunks (PyTorch's denominators).
     `sample_weight` (an array of the positions' shape, dask or NumPy) is chunked like them.
+    `z_loss`, `softcap` and `focal_gamma` as in :func:`cxent.cross_entropy`; with `return_lse`
+    also a dask array of the positions' log-normalisers, ``(loss, lse)`` (computing both reads
+    each chunk twice).
     """
     red = check_reduction(reduction)
+    opts = loss_options(z_loss, softcap, focal_gamma)  # errors now, not at compute time
     r, ax = _rows(logits, axis)
     t = da.asarray(target)
     soft = t.dtype.kind == "f"
     t = da.moveaxis(t, ax, -1).rechunk(r.chunks) if soft else t.rechunk(r.chunks[:-1])
     sw = None if sample_weight is None else da.asarray(sample_weight).rechunk(r.chunks[:-1])
     kw = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
-          "n_threads": n_threads}
+          "n_threads": n_threads, "z_loss": z_loss, "softcap": softcap,
+          "focal_gamma": focal_gamma}
     dt = _dtype(r)
+    idx = "abcdefghijklmnopqrstuvwxyz"[:r.ndim]
+    args = [r, idx, t, idx if soft else idx[:-1]] + ([] if sw is None else [sw, idx[:-1]])
+    lse = None
+    if return_lse:
+        def lse_block(xb, tb, swb=None):
+            return _losses.cross_entropy(xb, tb, reduction="none", sample_weight=swb,
+                                         return_lse=True, **kw)[1]
+
+        lse = da.blockwise(lse_block, idx[:-1], *args, concatenate=True, dtype=dt)
     if red == "none":
         def block(xb, tb, swb=None):
             return _losses.cross_entropy(xb, tb, reduction="none", sample_weight=swb, **kw)
 
-        idx = "abcdefghijklmnopqrstuvwxyz"[:r.ndim]
-        args = [r, idx, t, idx if soft else idx[:-1]] + ([] if sw is None else [sw, idx[:-1]])
-        return da.blockwise(block, idx[:-1], *args, concatenate=True, dtype=dt)
+        out = da.blockwise(block, idx[:-1], *args, concatenate=True, dtype=dt)
+        return (out, lse) if return_lse else out
 
     def partial(xb, tb, swb):
         # the sum of the chunk's losses and its denominator of "mean", by cross_entropy's rules
         _, _, total, denom, _, _ = _losses._cross_entropy(
-            xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads, swb)
+            xb, tb, -1, weight, ignore_index, "mean", label_smoothing, False, n_threads, swb,
+            opts)
         return total, float(denom)
 
     xb, tb = r.to_delayed(), t.to_delayed()
@@ -104,4 +119,5 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         denom = sum(p[1] for p in ps)
         return np.asarray(total / denom if denom else np.nan, dtype=dt)
 
-    return da.from_delayed(dask.delayed(combine)(parts), shape=(), dtype=dt)
+    out = da.from_delayed(dask.delayed(combine)(parts), shape=(), dtype=dt)
+    return (out, lse) if return_lse else out

@@ -215,7 +215,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                                             n_threads)
         red = check_reduction(reduction)
         # "none": the gradient depends on each row's grad_output, so the backward computes it
-        total, losses, grads = lin.run(red, want_grad and red != "none")
+        total, losses, grads, _ = lin.run(red, want_grad and red != "none")
         ctx.lin, ctx.reduction, ctx.has_bias = lin, red, linear_bias is not None
         if grads is not None:
             ctx.save_for_backward(*(torch.from_numpy(g) for g in grads if g is not None))
@@ -230,7 +230,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         lin = ctx.lin
         if ctx.reduction == "none":
             go = np.ascontiguousarray(_numpy(grad_output, "grad_output"), dtype=lin.h.dtype)
-            _, _, grads = lin.run("none", True, row_scale=go)
+            _, _, grads, _ = lin.run("none", True, row_scale=go)
             grads = [None if g is None else torch.from_numpy(g) for g in grads]
         else:
             saved = list(ctx.saved_tensors)
