@@ -177,8 +177,10 @@ def main(argv):
                                         for i, a in enumerate(_arrays(v))})
         else:
             old = np.load(npz)
+            with open(argv[2]) as f:
+                recorded = json.load(f)["bits"]
             for n, v in values.items():
-                if got[n] != json.load(open(argv[2]))["bits"].get(n):
+                if got[n] != recorded.get(n):
                     arrs = _arrays(v)
                     u = max(_ulps(old[f"{n}#{i}"], a) for i, a in enumerate(arrs))
                     sc = max(_scaled(old[f"{n}#{i}"], a) for i, a in enumerate(arrs))

@@ -30,7 +30,7 @@ def _same(got, want):
     got = got if isinstance(got, tuple) else (got,)
     want = want if isinstance(want, tuple) else (want,)
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         g, w = np.asarray(g), np.asarray(w)
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(_bits(g), _bits(w))
@@ -164,8 +164,9 @@ def test_loss_options(K, dt, z, cap, gamma, eps, weighted, sampled):
     sw = rng.random(len(x)) if sampled else None
     t = rng.random((len(x), K))
     t = (t / t.sum(axis=1, keepdims=True)).astype(dt)
-    opts = dict(weight=w, sample_weight=sw, label_smoothing=eps, z_loss=z, softcap=cap,
-                focal_gamma=gamma, return_grad=True, return_lse=True, reduction="none")
+    opts = {"weight": w, "sample_weight": sw, "label_smoothing": eps, "z_loss": z,
+            "softcap": cap, "focal_gamma": gamma, "return_grad": True, "return_lse": True,
+            "reduction": "none"}
 
     def labels(a, ax):
         return cxent.cross_entropy(a, y, axis=ax, **opts)

@@ -125,6 +125,11 @@ def _information(p, q, axis, base, kernel):
     lay = Layout(a, normalize_axis(axis, a.ndim, "p"))
     res, o2 = lay.new_reduced(a.dtype)
     if lay.M:
-        rows = (lay.rows(a),) if b is None else (lay.rows(a), lay.rows(b))
-        kernel(*rows, o2, factor=factor, n_threads=0)
+        if b is None:
+            kernel(lay.rows(a), o2, factor=factor, n_threads=0)
+        elif kernel is _kernels.cross_entropy_dist_rows:  # no clipping: [-inf, inf]
+            kernel(lay.rows(a), lay.rows(b), o2, factor=factor, lo=-math.inf, hi=math.inf,
+                   n_threads=0)
+        else:
+            kernel(lay.rows(a), lay.rows(b), o2, factor=factor, n_threads=0)
     return res if res.ndim else res[()]

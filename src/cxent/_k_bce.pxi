@@ -91,10 +91,10 @@ cdef void _bce_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexc
 def bce_with_logits(const floating[:, :, :] x,                 # IN  (A, B, K) logits
                     const floating[:, :, :] target,            # IN  (A, B, K)
                     *,
-                    const floating[:, :, :] weight=None,       # IN  (A, B, K) broadcast view
-                    const floating[:, :, :] pos_weight=None,   # IN  (A, B, K) broadcast view
-                    floating[:, :, :] loss=None,               # OUT (A, B, K) losses
-                    floating[:, :, :] grad=None,               # OUT (A, B, K) gradient
+                    const floating[:, :, :] weight,       # IN  (A, B, K) broadcast view
+                    const floating[:, :, :] pos_weight,   # IN  (A, B, K) broadcast view
+                    floating[:, :, :] loss,               # OUT (A, B, K) losses
+                    floating[:, :, :] grad,               # OUT (A, B, K) gradient
                     double scale, int n_threads):
     """Binary cross-entropy with logits, elementwise, and its gradient times ``scale``.
     Returns the sum of the losses in float64."""

@@ -165,6 +165,7 @@ cdef inline Str2 _c2() noexcept:
     return s
 
 
+@cython.auto_pickle(False)
 cdef class _CBuffers:
     # C-contiguous buffers of the arrays of one small call (the Python layer's fast paths),
     # through the buffer protocol: cheaper than typed memoryviews for arrays of a few elements.

@@ -152,7 +152,7 @@ def kl_rows(const floating[:, :, :] p,  # IN  (A, B, K)
 def cross_entropy_dist_rows(const floating[:, :, :] p,  # IN  (A, B, K)
                             const floating[:, :, :] q,  # IN  (A, B, K)
                             floating[:, :] out,         # OUT (A, B)
-                            *, double factor, double lo=-INFINITY, double hi=INFINITY,
+                            *, double factor, double lo, double hi,
                             int n_threads):
     """``out = factor * sum(-p log clip(q, lo, hi))`` of each row (no clip by default)."""
     _info(p, q, out, factor, lo, hi, _xent_dist_f if floating is float else _xent_dist_d,

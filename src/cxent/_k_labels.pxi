@@ -3,8 +3,8 @@
 # the "mean" denominator.  Included by _kernels_impl.pxi.
 
 ctypedef struct LabelArgs:
-    const void* x       # IN  (A, B, K) logits (log-probabilities for nll, probabilities for
-    Str3 sx             #     log_loss)
+    const void* x       # IN  (A, B, K) logits (nll: log-probabilities, log_loss: probabilities)
+    Str3 sx
     const int64_t* y    # IN  (A, B) class indices
     Str2 sy
     const void* w       # IN  (K,) class weights with stride sw, or NULL (all 1)
@@ -22,8 +22,8 @@ ctypedef struct LabelArgs:
     double zl           # z-loss: zl lse^2 added to each counted position's loss
     double cap          # soft cap of the logits, cap tanh(x / cap); 0: none
     double gamma        # focal loss exponent; 0: cross-entropy
-    void* lse           # OUT (A, B) every position's log-normaliser (of the capped logits), or
-    Str2 slse           #     NULL
+    void* lse           # OUT (A, B) every position's log-normaliser (capped logits), or NULL
+    Str2 slse
     double lo, hi       # log_loss: probabilities are clipped into [lo, hi]
     Py_ssize_t B, K
 
@@ -332,14 +332,14 @@ cdef _labels(const floating[:, :, :] x, const int64_t[:, :] y, const floating[:]
 def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B, K) logits
                          const int64_t[:, :] y,                      # IN  (A, B) class indices
                          *,
-                         const floating[:] weight=None,              # IN  (K,) class weights
-                         const double[:, :] sample_weight=None,      # IN  (A, B)
-                         floating[:, :] loss=None,                   # OUT (A, B) losses
-                         floating[:, :, :] grad=None,                # OUT (A, B, K) gradient
-                         floating[:, :] lse=None,                    # OUT (A, B)
+                         const floating[:] weight,              # IN  (K,) class weights
+                         const double[:, :] sample_weight,      # IN  (A, B)
+                         floating[:, :] loss,                   # OUT (A, B) losses
+                         floating[:, :, :] grad,                # OUT (A, B, K) gradient
+                         floating[:, :] lse,                    # OUT (A, B)
                          int64_t ignore_index, double label_smoothing, double weight_sum,
-                         double scale, double z_loss=0.0, double softcap=0.0,
-                         double focal_gamma=0.0, int n_threads):
+                         double scale, double z_loss, double softcap, double focal_gamma,
+                         int n_threads):
     """Cross-entropy with class indices, PyTorch's definition (class weights, ignore_index,
     label smoothing), times the sample weights, and its gradient times ``scale`` in the same
     pass.  ``weight_sum`` is the sum of the class weights (K without).  Options: ``z_loss``
@@ -360,10 +360,10 @@ def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B
 def nll_labels(const floating[:, :, :] x,               # IN  (A, B, K) log-probabilities
                const int64_t[:, :] y,                   # IN  (A, B) class indices
                *,
-               const floating[:] weight=None,           # IN  (K,) class weights
-               const double[:, :] sample_weight=None,   # IN  (A, B)
-               floating[:, :] loss=None,                # OUT (A, B) losses
-               floating[:, :, :] grad=None,             # OUT (A, B, K) gradient
+               const floating[:] weight,           # IN  (K,) class weights
+               const double[:, :] sample_weight,   # IN  (A, B)
+               floating[:, :] loss,                # OUT (A, B) losses
+               floating[:, :, :] grad,             # OUT (A, B, K) gradient
                int64_t ignore_index, double scale, int n_threads):
     """Negative log-likelihood ``-w_y x_y`` times the sample weights, and its gradient times
     ``scale``.  Returns as cross_entropy_labels."""
@@ -422,8 +422,8 @@ def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int 
 def label_stats(const int64_t[:, :] y,                  # IN  (A, B) class indices
                 *,
                 Py_ssize_t K, int64_t ignore_index,
-                const floating[:] weight=None,          # IN  (K,) class weights
-                const double[:, :] sample_weight=None):  # IN  (A, B)
+                const floating[:] weight,          # IN  (K,) class weights
+                const double[:, :] sample_weight):  # IN  (A, B)
     """Check class indices and sum the weights of the counted ones, in one pass.
 
     Returns ``(sum of sample_weight * weight[y] over the positions not ignored, their number,

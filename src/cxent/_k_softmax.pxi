@@ -353,8 +353,8 @@ def log_softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
 def logsumexp_rows(const floating[:, :, :] x,      # IN  (A, B, K)
                    floating[:, :] out,             # OUT (A, B)
                    *,
-                   const floating[:, :, :] b=None,  # IN  (A, B, K) scale factors, or None
-                   floating[:, :] sign=None,        # OUT (A, B) sign of the sum, or None
+                   const floating[:, :, :] b,  # IN  (A, B, K) scale factors, or None
+                   floating[:, :] sign,        # OUT (A, B) sign of the sum, or None
                    int n_threads):
     """``out[a, b] = log|sum(b * exp(x[a, b, :]))|`` with SciPy's rules, and its sign; without
     ``sign`` a negative sum gives nan."""

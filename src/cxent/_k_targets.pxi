@@ -150,13 +150,13 @@ cdef void _targets_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) n
 def cross_entropy_targets(const floating[:, :, :] x,               # IN  (A, B, K) logits
                           const floating[:, :, :] target,          # IN  (A, B, K)
                           *,
-                          const floating[:] weight=None,           # IN  (K,) class weights
-                          const double[:, :] sample_weight=None,   # IN  (A, B)
-                          floating[:, :] loss=None,                # OUT (A, B) losses
-                          floating[:, :, :] grad=None,             # OUT (A, B, K) gradient
-                          floating[:, :] lse=None,                 # OUT (A, B)
-                          double label_smoothing, double scale, double z_loss=0.0,
-                          double softcap=0.0, double focal_gamma=0.0, int n_threads):
+                          const floating[:] weight,           # IN  (K,) class weights
+                          const double[:, :] sample_weight,   # IN  (A, B)
+                          floating[:, :] loss,                # OUT (A, B) losses
+                          floating[:, :, :] grad,             # OUT (A, B, K) gradient
+                          floating[:, :] lse,                 # OUT (A, B)
+                          double label_smoothing, double scale, double z_loss,
+                          double softcap, double focal_gamma, int n_threads):
     """Cross-entropy with probability targets (class weights, label smoothing) times the sample
     weights, and its gradient times ``scale``; the options as for cross_entropy_labels.
     Returns the sum of the losses in float64."""

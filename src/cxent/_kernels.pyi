@@ -2,7 +2,8 @@
 # cxent._kernels_avx512 (one source, src/cxent/_kernels_impl.pxi and the _k_*.pxi it includes;
 # cxent._isa picks one).  Arrays are Cython typed memoryviews; their real types are in the
 # comments ("floating" is float32 or float64, the same for every floating array of one call).
-# Arrays after the `*` are keywords; None is an array the call does not have.
+# Arguments after the `*` are keywords, all required but for the small-call entry points
+# (*_c); None is an array the call does not have.
 import numpy as np
 
 def openmp_info() -> tuple[bool, int, int, str | None]: ...
@@ -27,8 +28,8 @@ def logsumexp_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :]  (A, B)
     *,
-    b: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K)
-    sign: np.ndarray | None = None,  # floating[:, :]  (A, B)
+    b: np.ndarray | None,  # const floating[:, :, :]  (A, B, K)
+    sign: np.ndarray | None,  # floating[:, :]  (A, B)
     n_threads: int,
 ) -> None: ...
 def softmax_backward_rows(
@@ -72,24 +73,28 @@ def cross_entropy_labels(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     y: np.ndarray,  # const int64_t[:, :]  (A, B)
     *,
-    weight: np.ndarray | None = None,  # const floating[:]  (K,)
-    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
-    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
-    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    weight: np.ndarray | None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None,  # floating[:, :, :]  (A, B, K)
+    lse: np.ndarray | None,  # floating[:, :]  (A, B)
     ignore_index: int,
     label_smoothing: float,
     weight_sum: float,
     scale: float,
+    z_loss: float,
+    softcap: float,  # 0: none
+    focal_gamma: float,
     n_threads: int,
 ) -> tuple[float, int, int]: ...
 def nll_labels(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     y: np.ndarray,  # const int64_t[:, :]  (A, B)
     *,
-    weight: np.ndarray | None = None,  # const floating[:]  (K,)
-    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
-    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
-    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    weight: np.ndarray | None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None,  # floating[:, :, :]  (A, B, K)
     ignore_index: int,
     scale: float,
     n_threads: int,
@@ -119,8 +124,8 @@ def label_stats(
     *,
     K: int,
     ignore_index: int,
-    weight: np.ndarray | None = None,  # const floating[:]  (K,)
-    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
+    weight: np.ndarray | None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None,  # const double[:, :]  (A, B)
 ) -> tuple[float, int, int]: ...
 
 # probability targets (_k_targets.pxi), BCE (_k_bce.pxi): the sum of the losses
@@ -128,22 +133,26 @@ def cross_entropy_targets(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     target: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     *,
-    weight: np.ndarray | None = None,  # const floating[:]  (K,)
-    sample_weight: np.ndarray | None = None,  # const double[:, :]  (A, B)
-    loss: np.ndarray | None = None,  # floating[:, :]  (A, B)
-    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    weight: np.ndarray | None,  # const floating[:]  (K,)
+    sample_weight: np.ndarray | None,  # const double[:, :]  (A, B)
+    loss: np.ndarray | None,  # floating[:, :]  (A, B)
+    grad: np.ndarray | None,  # floating[:, :, :]  (A, B, K)
+    lse: np.ndarray | None,  # floating[:, :]  (A, B)
     label_smoothing: float,
     scale: float,
+    z_loss: float,
+    softcap: float,  # 0: none
+    focal_gamma: float,
     n_threads: int,
 ) -> float: ...
 def bce_with_logits(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     target: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     *,
-    weight: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K) broadcast view
-    pos_weight: np.ndarray | None = None,  # const floating[:, :, :]  (A, B, K) broadcast view
-    loss: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
-    grad: np.ndarray | None = None,  # floating[:, :, :]  (A, B, K)
+    weight: np.ndarray | None,  # const floating[:, :, :]  (A, B, K) broadcast view
+    pos_weight: np.ndarray | None,  # const floating[:, :, :]  (A, B, K) broadcast view
+    loss: np.ndarray | None,  # floating[:, :, :]  (A, B, K)
+    grad: np.ndarray | None,  # floating[:, :, :]  (A, B, K)
     scale: float,
     n_threads: int,
 ) -> float: ...
@@ -170,8 +179,8 @@ def cross_entropy_dist_rows(
     out: np.ndarray,  # floating[:, :]  (A, B)
     *,
     factor: float,
-    lo: float = ...,
-    hi: float = ...,
+    lo: float,  # q is clipped into [lo, hi]; -inf, inf: not at all
+    hi: float,
     n_threads: int,
 ) -> None: ...
 

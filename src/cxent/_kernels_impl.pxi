@@ -46,6 +46,7 @@ arrays and memory maps are accepted) or ``# OUT`` (written).
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
                              PyBUF_FORMAT, PyBUF_WRITABLE)
 from cpython.exc cimport PyErr_CheckSignals
+cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, fabs, log, log1p, pow, tanh, INFINITY, NAN

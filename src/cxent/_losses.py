@@ -11,6 +11,7 @@ from ._isa import kernels as _kernels
 from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
     NATIVE_FLOATS,
+    NO_LOSS_OPTIONS,
     REDUCTIONS,
     Layout,
     as_array,
@@ -36,57 +37,81 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                  return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatScalar: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[False] = ...,
+                  return_lse: Literal[False] = ...,
+                  ) -> FloatScalar: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                  return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[False] = ...,
+                  return_lse: Literal[True],
+                  ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                  return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatScalar, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[True],
+                  return_lse: Literal[False] = ...,
+                  ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                  return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["mean", "sum"] = ...,
+                  return_grad: Literal[True],
+                  return_lse: Literal[True],
+                  ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["none"],
-                  return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatArray: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["none"],
+                  return_grad: Literal[False] = ...,
+                  return_lse: Literal[False] = ...,
+                  ) -> FloatArray: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["none"],
-                  return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatArray, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["none"],
+                  return_grad: Literal[False] = ...,
+                  return_lse: Literal[True],
+                  ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["none"],
-                  return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatArray, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["none"],
+                  return_grad: Literal[True],
+                  return_lse: Literal[False] = ...,
+                  ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ..., reduction: Literal["none"],
-                  return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+                  n_threads: int | None = ...,
+                  reduction: Literal["none"],
+                  return_grad: Literal[True],
+                  return_lse: Literal[True],
+                  ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
@@ -265,7 +290,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     nt = check_n_threads(n_threads)
     eps = check_label_smoothing(label_smoothing)
     ignore = check_ignore_index(ignore_index)
-    opts = {} if opts is None else opts
+    opts = NO_LOSS_OPTIONS if opts is None else opts
     ax = normalize_axis(axis, x.ndim, "logits")
     lay = Layout(x, ax)
     t = as_array(target, "target")
@@ -546,7 +571,7 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
     K = lay.K
     weighted = w is not None or rw is not None
     kernel = _kernels.nll_labels if nll else _kernels.cross_entropy_labels
-    extra = {} if nll else {"label_smoothing": eps, "lse": lse, **(opts or {}),
+    extra = {} if nll else {"label_smoothing": eps, "lse": lse, **(opts or NO_LOSS_OPTIONS),
                             "weight_sum": float(np.sum(w, dtype=np.float64)) if w is not None
                             else float(K)}
 

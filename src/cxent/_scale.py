@@ -15,6 +15,7 @@ from . import _labels
 from ._isa import kernels as _kernels
 from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
+    NO_LOSS_OPTIONS,
     as_array,
     check_ignore_index,
     check_label_smoothing,
@@ -126,9 +127,10 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
         # nothing is ignored: the kernel's ignore_index is -2**63, and a class index of that
         # value (counted out) is reported as invalid like any other
         s, bad, counted = _kernels.cross_entropy_labels(
-            xb.reshape(1, stop - start, K), yb.reshape(1, -1), loss=lb.reshape(1, -1),
-            ignore_index=_NO_IGNORE, label_smoothing=0.0, weight_sum=float(K), scale=1.0,
-            n_threads=nt)
+            xb.reshape(1, stop - start, K), yb.reshape(1, -1), weight=None, sample_weight=None,
+            loss=lb.reshape(1, -1), grad=None, lse=None, ignore_index=_NO_IGNORE,
+            label_smoothing=0.0, weight_sum=float(K), scale=1.0, n_threads=nt,
+            **NO_LOSS_OPTIONS)
         if bad < 0 and counted != stop - start:
             bad = int(np.flatnonzero(yb == _NO_IGNORE)[0])
         if bad >= 0:
@@ -156,64 +158,88 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                         return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatScalar: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[False] = ...,
+                         return_lse: Literal[False] = ...,
+                         ) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                         return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatScalar, FloatArray]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[False] = ...,
+                         return_lse: Literal[True],
+                         ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                         return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatScalar, LinearGrads]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[True],
+                         return_lse: Literal[False] = ...,
+                         ) -> tuple[FloatScalar, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["mean", "sum"] = ...,
-                         return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatScalar, LinearGrads, FloatArray]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["mean", "sum"] = ...,
+                         return_grad: Literal[True],
+                         return_lse: Literal[True],
+                         ) -> tuple[FloatScalar, LinearGrads, FloatArray]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["none"],
-                         return_grad: Literal[False] = ..., return_lse: Literal[False] = ...) -> FloatArray: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["none"],
+                         return_grad: Literal[False] = ...,
+                         return_lse: Literal[False] = ...,
+                         ) -> FloatArray: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["none"],
-                         return_grad: Literal[False] = ..., return_lse: Literal[True]) -> tuple[FloatArray, FloatArray]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["none"],
+                         return_grad: Literal[False] = ...,
+                         return_lse: Literal[True],
+                         ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["none"],
-                         return_grad: Literal[True], return_lse: Literal[False] = ...) -> tuple[FloatArray, LinearGrads]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["none"],
+                         return_grad: Literal[True],
+                         return_lse: Literal[False] = ...,
+                         ) -> tuple[FloatArray, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
                          sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                          z_loss: float = ..., softcap: float | None = ...,
                          focal_gamma: float = ..., chunk_size: int | None = ...,
-                         n_threads: int | None = ..., reduction: Literal["none"],
-                         return_grad: Literal[True], return_lse: Literal[True]) -> tuple[FloatArray, LinearGrads, FloatArray]: ...
+                         n_threads: int | None = ...,
+                         reduction: Literal["none"],
+                         return_grad: Literal[True],
+                         return_lse: Literal[True],
+                         ) -> tuple[FloatArray, LinearGrads, FloatArray]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = ..., ignore_index: int = ...,
@@ -373,12 +399,13 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
         if b is not None:
             z += b
         s, _, _ = _kernels.cross_entropy_labels(
-            z.reshape(1, n, V), y[start:stop].reshape(1, n),
+            z.reshape(1, n, V), y[start:stop].reshape(1, n), weight=None,
             sample_weight=None if sw is None else sw[start:stop].reshape(1, n),
             loss=None if losses is None else losses[start:stop].reshape(1, n),
             grad=grad_buf[:n].reshape(1, n, V) if want_grad else None,
             lse=None if lse is None else lse[start:stop].reshape(1, n), ignore_index=ignore,
-            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt, **(opts or {}))
+            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt,
+            **(opts or NO_LOSS_OPTIONS))
         total += s
         if want_grad:
             g = grad_buf[:n]

@@ -16,11 +16,30 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
-__all__ = ["NATIVE_FLOATS", "REDUCTIONS", "Layout", "as_array", "as_real_array", "broadcast_pair",
-           "loss_options",
-           "check_class_weights", "check_ignore_index", "check_label_smoothing", "check_n_threads",
-           "check_out", "check_reduction", "check_scalar_axis", "check_topk", "fast_threads",
-           "finish_out", "merge_axes", "normalize_axes", "normalize_axis", "prepare_out"]
+__all__ = [
+    "NATIVE_FLOATS",
+    "NO_LOSS_OPTIONS",
+    "REDUCTIONS",
+    "Layout",
+    "as_array",
+    "as_real_array",
+    "broadcast_pair",
+    "check_class_weights",
+    "check_ignore_index",
+    "check_label_smoothing",
+    "check_n_threads",
+    "check_out",
+    "check_reduction",
+    "check_scalar_axis",
+    "check_topk",
+    "fast_threads",
+    "finish_out",
+    "loss_options",
+    "merge_axes",
+    "normalize_axes",
+    "normalize_axis",
+    "prepare_out",
+]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
@@ -362,6 +381,9 @@ def loss_options(z_loss, softcap, focal_gamma):
         if not (cap > 0 and math.isfinite(cap)):
             raise ValueError(f"softcap must be a finite positive number or None, got {softcap!r}")
     return {"z_loss": z, "softcap": cap, "focal_gamma": gamma}
+
+
+NO_LOSS_OPTIONS = {"z_loss": 0.0, "softcap": 0.0, "focal_gamma": 0.0}  # plain cross-entropy
 
 
 def merge_axes(a, axes):
