@@ -7,6 +7,7 @@ array([0.09, 0.24, 0.67])
 
 from typing import Any, Literal, overload
 
+from ._calibration import fit_temperature
 from ._information import cross_entropy_dist, entropy, kl_divergence
 from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
 from ._metrics import log_loss
@@ -21,6 +22,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_dist",
     "entropy",
+    "fit_temperature",
     "kl_divergence",
     "linear_cross_entropy",
     "log_loss",

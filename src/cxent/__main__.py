@@ -33,6 +33,8 @@ def main(argv=None):
     sc.add_argument("--batch-size", type=int, default=None, metavar="N")
     sc.add_argument("--threads", type=int, default=None, metavar="T")
     sc.add_argument("--topk", type=int, default=5, metavar="K")
+    sc.add_argument("--n-bins", type=int, default=15, metavar="B",
+                    help="bins of the expected calibration error (default 15)")
     b = sub.add_parser("bench", help="median times and ratios against PyTorch, scikit-learn, "
                                      "SciPy and NumPy")
     b.add_argument("--quick", action="store_true", help="fewer cases, shorter timing")
@@ -102,8 +104,8 @@ def _score_command(args):
                                         shape=(x.shape[0],))
     bar = _progress(x.shape[0])
     try:
-        res = score(x, y, batch_size=args.batch_size, topk=args.topk, out=out,
-                    n_threads=args.threads, progress=bar.update)
+        res = score(x, y, batch_size=args.batch_size, topk=args.topk, n_bins=args.n_bins,
+                    out=out, n_threads=args.threads, progress=bar.update)
     except (ValueError, TypeError) as e:
         return fail(str(e))
     finally:
@@ -115,6 +117,9 @@ def _score_command(args):
             ("mean cross-entropy", f"{res.mean_loss:.6f}"),
             ("accuracy", f"{res.accuracy:.4f}"),
             (f"top-{res.topk} accuracy", f"{res.topk_accuracy:.4f}"),
+            (f"ECE ({res.n_bins} bins)", f"{res.ece:.4f}"),
+            ("Brier score", f"{res.brier:.4f}"),
+            ("mean entropy", f"{res.entropy:.4f} nats"),
             ("time", f"{res.seconds:.3f} s ({res.samples_per_second:,.0f} samples/s, "
                      f"{mb / max(res.seconds, 1e-9):,.0f} MB/s)")]
     for name, val in rows:

@@ -22,11 +22,12 @@ ctypedef struct Str2:
 
 
 ctypedef struct BlockOut:
-    # what one block of rows reports (the driver sets 0, -1, 0, 0 before the block runs) and
-    # the driver combines in block order
+    # what one block of rows reports (the driver zeroes it, first_bad -1, before the block
+    # runs) and the driver combines in block order
     double total        # sum of the rows' results (losses) in float64
     int64_t first_bad   # first row whose class index is neither in [0, K) nor ignored, or -1
     int64_t counted     # number of class indices not ignored
+    double more[2]      # further sums of a family (temperature scaling: the derivatives)
     int oom             # 1: the block could not allocate its scratch
 
 
@@ -67,6 +68,7 @@ cdef int _run(BlockFn fn, const void* args, Py_ssize_t M, Py_ssize_t K, int n_th
     cdef int nt = _threads(n_threads, M * (K if K > 0 else 1), nblk)
     cdef BlockOut* part
     res.total, res.first_bad, res.counted, res.oom = 0.0, -1, 0, 0
+    res.more[0] = res.more[1] = 0.0
     if M <= 0:
         return 0
     part = <BlockOut*> malloc(nblk * sizeof(BlockOut))
@@ -74,6 +76,7 @@ cdef int _run(BlockFn fn, const void* args, Py_ssize_t M, Py_ssize_t K, int n_th
         raise MemoryError()
     for i in range(nblk):
         part[i].total, part[i].first_bad, part[i].counted, part[i].oom = 0.0, -1, 0, 0
+        part[i].more[0] = part[i].more[1] = 0.0
     c0 = 0
     while c0 < nblk:
         c1 = min(nblk, c0 + per_chunk)
@@ -92,6 +95,8 @@ cdef int _run(BlockFn fn, const void* args, Py_ssize_t M, Py_ssize_t K, int n_th
         res.total += part[i].total
         res.counted += part[i].counted
         res.oom |= part[i].oom
+        res.more[0] += part[i].more[0]
+        res.more[1] += part[i].more[1]
         if res.first_bad < 0 and part[i].first_bad >= 0:
             res.first_bad = part[i].first_bad
     free(part)

@@ -450,3 +450,195 @@ def label_stats(const int64_t[:, :] y,                  # IN  (A, B) class indic
             if first_bad >= 0:
                 break
     return wsum, count, first_bad
+
+
+# ---- scoring: the loss and the calibration figures of each row, in one pass ----
+
+ctypedef struct ScoreArgs:
+    const void* x       # IN  (A, B, K) logits
+    Str3 sx
+    const int64_t* y    # IN  (A, B) class indices (none is ignored)
+    Str2 sy
+    void* loss          # OUT (A, B) -log p_y
+    Str2 sl
+    double* conf        # OUT (M,) the top-1 probability, max_k p_k
+    int64_t* rank       # OUT (M,) how many logits are larger than the label's
+    double* brier       # OUT (M,) sum_k (p_k - [k == y])^2
+    double* entropy     # OUT (M,) -sum_k p_k log p_k (nats)
+    Py_ssize_t B, K
+
+
+cdef void _score_body(const floating* x, const ScoreArgs* a, Py_ssize_t r0, Py_ssize_t r1,
+                      BlockOut* out) noexcept nogil:
+    cdef floating* loss = <floating*> a.loss
+    cdef floating* e = <floating*> malloc(a.K * sizeof(floating))
+    cdef const floating* xr
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t K = a.K, r, k, sk = a.sx.k, y
+    cdef int64_t n
+    cdef double xy, ey, s2, dot, omp
+    cdef RowSum q
+    if e == NULL:
+        out.oom = 1
+        return
+    for r in range(r0, r1):
+        y = a.y[_at2(a.sy, p)]
+        if y < 0 or y >= K:
+            if out.first_bad < 0:
+                out.first_bad = r
+            loss[_at2(a.sl, p)] = 0
+            a.conf[r] = a.brier[r] = a.entropy[r] = 0.0
+            a.rank[r] = 0
+            _next(&p)
+            continue
+        out.counted += 1
+        xr = x + _at3(a.sx, p)
+        q = _row_sum(xr, K, sk, e, 1)
+        xy = <double> xr[y * sk] - q.shift
+        ey = e[y]
+        n = 0
+        s2 = 0.0
+        dot = 0.0
+        for k in range(K):
+            n += xr[k * sk] > xr[y * sk]
+            if k != y:
+                s2 += <double> e[k] * e[k]
+            if e[k] != 0:
+                dot = cx_fma_d(<double> e[k], <double> xr[k * sk] - q.shift, dot)
+        omp = (q.rest if ey == 1 else q.total - ey) / q.total  # 1 - p_y, accurate near p_y = 1
+        loss[_at2(a.sl, p)] = <floating> (q.log_total - xy)   # cross-entropy's bits (a = 1)
+        out.total += q.log_total - xy
+        a.conf[r] = 1.0 / q.total
+        a.rank[r] = n
+        a.brier[r] = cx_fma_d(omp, omp, s2 / (q.total * q.total))
+        a.entropy[r] = q.log_total - dot / q.total
+        _next(&p)
+    free(e)
+
+
+cdef void _score_f(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _score_body(<const float*> (<const ScoreArgs*> a).x, <const ScoreArgs*> a, r0, r1, o)
+
+
+cdef void _score_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) noexcept nogil:
+    _score_body(<const double*> (<const ScoreArgs*> a).x, <const ScoreArgs*> a, r0, r1, o)
+
+
+def score_labels(const floating[:, :, :] x,   # IN  (A, B, K) logits
+                 const int64_t[:, :] y,       # IN  (A, B) class indices
+                 floating[:, :] loss,         # OUT (A, B) per-position losses
+                 double[::1] confidence,      # OUT (A * B,) top-1 probabilities
+                 int64_t[::1] rank,           # OUT (A * B,) logits larger than the label's
+                 double[::1] brier,           # OUT (A * B,) Brier scores
+                 double[::1] entropy,         # OUT (A * B,) entropies of the predictions
+                 *, int n_threads):
+    """The figures of batch scoring for each position, in one pass: its cross-entropy (the bits
+    of cross_entropy_labels), top-1 probability, the rank of its label, its Brier score
+    ``sum_k (p_k - onehot_k)**2`` and the entropy of its prediction.  Returns ``(sum of the
+    losses in float64, first invalid flat position or -1, number of positions counted)``."""
+    cdef ScoreArgs a
+    cdef BlockOut res
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
+    if (confidence.shape[0] != M or rank.shape[0] != M or brier.shape[0] != M
+            or entropy.shape[0] != M):
+        raise ValueError(f"the per-position outputs need {M} entries")
+    if M == 0:
+        return 0.0, -1, 0
+    a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
+    a.y, a.sy = &y[0, 0], _s2(y.strides, sizeof(int64_t))
+    a.loss, a.sl = &loss[0, 0], _s2(loss.strides, sizeof(floating))
+    a.conf, a.rank, a.brier, a.entropy = &confidence[0], &rank[0], &brier[0], &entropy[0]
+    _run(_score_f if floating is float else _score_d, &a, M, a.K, n_threads, &res)
+    return res.total, res.first_bad, res.counted
+
+
+# ---- temperature scaling: the mean cross-entropy of beta * logits and its derivatives ----
+
+ctypedef struct TemperatureArgs:
+    const void* x       # IN  (A, B, K) logits
+    Str3 sx
+    const int64_t* y    # IN  (A, B) class indices (none is ignored)
+    Str2 sy
+    const double* rw    # IN  (A, B) sample weights, or NULL (all 1)
+    Str2 srw
+    double beta         # the inverse temperature
+    Py_ssize_t B, K
+
+
+cdef void _temperature_body(const floating* x, const TemperatureArgs* a, Py_ssize_t r0,
+                            Py_ssize_t r1, BlockOut* out) noexcept nogil:
+    # Per row, with z = beta x and p = softmax(z): the loss logsumexp(z) - z_y, its derivative
+    # in beta, E_p[x] - x_y, and its second derivative Var_p[x] (>= 0: the loss is convex in
+    # beta), each times the row's sample weight, into out.total, out.more[0], out.more[1].
+    cdef double* z = <double*> malloc(2 * a.K * sizeof(double))
+    cdef double* e
+    cdef const floating* xr
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t K = a.K, r, k, sk = a.sx.k, y
+    cdef double rwv, mean, var, d
+    cdef RowSum q
+    if z == NULL:
+        out.oom = 1
+        return
+    e = z + K
+    for r in range(r0, r1):
+        y = a.y[_at2(a.sy, p)]
+        if y < 0 or y >= K:
+            if out.first_bad < 0:
+                out.first_bad = r
+            _next(&p)
+            continue
+        out.counted += 1
+        rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
+        xr = x + _at3(a.sx, p)
+        for k in range(K):
+            z[k] = a.beta * xr[k * sk]
+        q = _row_sum(z, K, 1, e, 1)
+        mean = 0.0
+        for k in range(K):
+            mean = cx_fma_d(e[k], <double> xr[k * sk], mean)
+        mean = mean / q.total
+        var = 0.0
+        for k in range(K):
+            d = <double> xr[k * sk] - mean
+            var = cx_fma_d(e[k] * d, d, var)
+        out.total += rwv * (q.log_total - (z[y] - q.shift))
+        out.more[0] += rwv * (mean - <double> xr[y * sk])
+        out.more[1] += rwv * (var / q.total)
+        _next(&p)
+    free(z)
+
+
+cdef void _temperature_f(const void* a, Py_ssize_t r0, Py_ssize_t r1,
+                         BlockOut* o) noexcept nogil:
+    _temperature_body(<const float*> (<const TemperatureArgs*> a).x, <const TemperatureArgs*> a,
+                      r0, r1, o)
+
+
+cdef void _temperature_d(const void* a, Py_ssize_t r0, Py_ssize_t r1,
+                         BlockOut* o) noexcept nogil:
+    _temperature_body(<const double*> (<const TemperatureArgs*> a).x,
+                      <const TemperatureArgs*> a, r0, r1, o)
+
+
+def temperature_stats(const floating[:, :, :] x,            # IN  (A, B, K) logits
+                      const int64_t[:, :] y,                # IN  (A, B) class indices
+                      *,
+                      const double[:, :] sample_weight,     # IN  (A, B), or None
+                      double beta, int n_threads):
+    """One pass of temperature scaling at inverse temperature ``beta``: the (sample-weighted)
+    sums of the cross-entropy of ``beta * x`` and of its first and second derivatives in
+    ``beta``.  Returns ``(loss, d_loss, d2_loss, first invalid flat position or -1)``."""
+    cdef TemperatureArgs a
+    cdef BlockOut res
+    cdef Py_ssize_t M = x.shape[0] * x.shape[1]
+    if M == 0:
+        return 0.0, 0.0, 0.0, -1
+    memset(&a, 0, sizeof(a))
+    a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
+    a.y, a.sy = &y[0, 0], _s2(y.strides, sizeof(int64_t))
+    if sample_weight is not None:
+        a.rw, a.srw = &sample_weight[0, 0], _s2(sample_weight.strides, sizeof(double))
+    a.beta = beta
+    _run(_temperature_f if floating is float else _temperature_d, &a, M, a.K, n_threads, &res)
+    return res.total, res.more[0], res.more[1], res.first_bad

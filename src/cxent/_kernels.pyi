@@ -202,3 +202,22 @@ def log1p_array(
     x: np.ndarray,  # const double[::1]
     out: np.ndarray,  # double[::1]
 ) -> None: ...
+def score_labels(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    loss: np.ndarray,  # floating[:, :]  (A, B)
+    confidence: np.ndarray,  # double[::1]  (A * B,)
+    rank: np.ndarray,  # int64_t[::1]  (A * B,)
+    brier: np.ndarray,  # double[::1]  (A * B,)
+    entropy: np.ndarray,  # double[::1]  (A * B,)
+    *,
+    n_threads: int,
+) -> tuple[float, int, int]: ...
+def temperature_stats(
+    x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
+    y: np.ndarray,  # const int64_t[:, :]  (A, B)
+    *,
+    sample_weight: np.ndarray | None,  # const double[:, :]  (A, B)
+    beta: float,
+    n_threads: int,
+) -> tuple[float, float, float, int]: ...

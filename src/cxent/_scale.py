@@ -27,9 +27,6 @@ from ._validate import (
 
 __all__ = ["ScoreResult", "linear_cross_entropy", "score"]
 
-_NO_IGNORE = -(2**63)
-
-
 @dataclass(frozen=True)
 class ScoreResult:
     """Summary of :func:`score`: counts, mean cross-entropy, accuracies, throughput.
@@ -48,6 +45,13 @@ class ScoreResult:
     topk: int
     topk_accuracy: float
     seconds: float
+    ece: float = math.nan
+    """Expected calibration error of the top-1 confidence over `n_bins` equal-width bins."""
+    brier: float = math.nan
+    """Mean over samples of ``sum_k (p_k - onehot_k)**2`` (scikit-learn's multiclass Brier)."""
+    entropy: float = math.nan
+    """Mean entropy of the predicted distributions, in nats."""
+    n_bins: int = 15
 
     @property
     def samples_per_second(self) -> float:
@@ -55,9 +59,11 @@ class ScoreResult:
 
 
 def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None,
-          topk: int = 5, out: FloatArray | None = None, n_threads: int | None = None,
+          topk: int = 5, n_bins: int = 15, out: FloatArray | None = None,
+          n_threads: int | None = None,
           progress: Callable[[int], object] | None = None) -> ScoreResult:
-    """Score class indices against logits batch by batch: cross-entropy, accuracy, top-k.
+    """Score class indices against logits batch by batch: cross-entropy, accuracy, top-k,
+    calibration (ECE, Brier score) and the entropy of the predictions.
 
     Built for arrays larger than memory (``np.load(path, mmap_mode="r")``): rows are read one
     batch at a time, each batch scored by the compiled kernel (per-sample losses), and the
@@ -73,6 +79,10 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
     topk : int, default 5
         Also report top-k accuracy: the label's logit has fewer than k logits strictly larger
         (ties count in its favour).
+    n_bins : int, default 15
+        Bins of the expected calibration error: bin ``b`` holds the top-1 confidences in
+        ``(b / n_bins, (b + 1) / n_bins]`` (the first also 0), and
+        ``ece = sum_b (n_b / n) |accuracy_b - confidence_b|``.
     out : ndarray of shape (n_samples,), optional
         Receives the per-sample losses (e.g. ``np.lib.format.open_memmap(...)``).
     n_threads : int, optional
@@ -90,6 +100,11 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
     >>> r = cxent.score(np.array([[1.4, 3.2, 5.0], [2.0, 0.0, 0.0]]), [2, 1], topk=2)
     >>> r.n_samples, round(r.mean_loss, 4), r.accuracy, r.topk_accuracy
     (2, 1.2078, 0.5, 1.0)
+    >>> round(r.ece, 4), round(r.brier, 4), round(r.entropy, 4)
+    (0.4742, 0.7374, 0.5868)
+
+    All figures are accumulated over the batches (bin counts, sums), so they are those of one
+    pass over all rows (up to the rounding of float64 sums), whatever `batch_size` is.
     """
     x = as_array(logits, "logits")
     y = as_array(labels, "labels")
@@ -102,6 +117,7 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
     if K == 0:
         raise ValueError("logits have no classes")
     topk = check_topk(topk)
+    n_bins = check_topk(n_bins, "n_bins")
     nt = check_n_threads(n_threads)
     if out is not None:
         if not isinstance(out, np.ndarray):
@@ -114,39 +130,45 @@ def score(logits: ArrayLike, labels: ArrayLike, *, batch_size: int | None = None
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     t0 = time.perf_counter()
-    total = 0.0
-    correct = 0
-    in_topk = 0
+    total = brier = entropy = 0.0
+    correct = in_topk = 0
+    bin_n = np.zeros(n_bins, np.int64)       # samples per confidence bin
+    bin_right = np.zeros(n_bins, np.int64)   # correct top-1 predictions per bin
+    bin_conf = np.zeros(n_bins)              # sum of the confidences per bin
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
+        m = stop - start
         xb = np.asarray(x[start:stop])
         if xb.dtype not in (np.float32, np.float64):
             xb = xb.astype(np.float64)
         yb = _labels.as_int64(np.asarray(y[start:stop]), "labels")
-        lb = np.empty(stop - start, xb.dtype)
-        # nothing is ignored: the kernel's ignore_index is -2**63, and a class index of that
-        # value (counted out) is reported as invalid like any other
-        s, bad, counted = _kernels.cross_entropy_labels(
-            xb.reshape(1, stop - start, K), yb.reshape(1, -1), weight=None, sample_weight=None,
-            loss=lb.reshape(1, -1), grad=None, lse=None, ignore_index=_NO_IGNORE,
-            label_smoothing=0.0, weight_sum=float(K), scale=1.0, n_threads=nt,
-            **NO_LOSS_OPTIONS)
-        if bad < 0 and counted != stop - start:
-            bad = int(np.flatnonzero(yb == _NO_IGNORE)[0])
+        lb = np.empty(m, xb.dtype)
+        conf, br, ent = np.empty(m), np.empty(m), np.empty(m)
+        rank = np.empty(m, np.int64)
+        s, bad, _ = _kernels.score_labels(xb.reshape(1, m, K), yb.reshape(1, -1),
+                                          lb.reshape(1, -1), conf, rank, br, ent, n_threads=nt)
         if bad >= 0:
             raise _labels.error(int(yb[bad]), (start + int(bad),), K, None, name="labels")
         total += s
-        # rank of the label's logit: how many logits are larger
-        rank = np.count_nonzero(xb > xb[np.arange(stop - start), yb][:, None], axis=1)
-        correct += int(np.count_nonzero(rank == 0))
+        right = rank == 0
+        correct += int(np.count_nonzero(right))
         in_topk += int(np.count_nonzero(rank < topk))
+        b = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+        bin_n += np.bincount(b, minlength=n_bins)
+        bin_right += np.bincount(b[right], minlength=n_bins)
+        bin_conf += np.bincount(b, weights=conf, minlength=n_bins)
+        brier += float(br.sum())
+        entropy += float(ent.sum())
         if out is not None:
             out[start:stop] = lb
         if progress is not None:
             progress(stop)
     secs = time.perf_counter() - t0
-    return ScoreResult(n, total / n if n else math.nan, correct / n if n else math.nan, topk,
-                       in_topk / n if n else math.nan, secs)
+    if not n:
+        return ScoreResult(0, math.nan, math.nan, topk, math.nan, secs, n_bins=n_bins)
+    ece = float(np.abs(bin_right - bin_conf).sum() / n)
+    return ScoreResult(n, total / n, correct / n, topk, in_topk / n, secs, ece, brier / n,
+                       entropy / n, n_bins)
 
 
 LinearGrads = tuple[FloatArray, FloatArray, FloatArray | None]

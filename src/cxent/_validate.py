@@ -337,11 +337,11 @@ def check_ignore_index(ignore_index):
     return ii
 
 
-def check_topk(topk):
+def check_topk(topk, name="topk"):
     """A positive int (bools and floats are a TypeError)."""
-    k = _as_int(topk, f"topk must be a positive integer, got {topk!r}")
+    k = _as_int(topk, f"{name} must be a positive integer, got {topk!r}")
     if k < 1:
-        raise ValueError(f"topk must be a positive integer, got {k}")
+        raise ValueError(f"{name} must be a positive integer, got {k}")
     return k
 
 
