@@ -31,12 +31,19 @@ def test_demo_classifies_digits(tmp_path):
     assert test_acc > 0.94
     ref = next(s for s in out.splitlines() if s.startswith("sklearn LogisticRegression"))
     assert test_acc >= float(ref.split()[3]) - 0.01
+    # calibration on held-out images: temperature scaling lowers the ECE and the log loss
+    before = next(s for s in out.splitlines() if s.strip().startswith("before (T = 1)"))
+    after = next(s for s in out.splitlines() if s.strip().startswith("after (T = "))
+    ece0, brier0, loss0 = (float(v) for v in before.split()[4:7])
+    ece1, brier1, loss1 = (float(v) for v in after.split()[4:7])
+    assert ece1 < ece0 and loss1 < loss0 and brier1 <= brier0 + 1e-3
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         assert "no figure" in out
     else:
         assert fig.stat().st_size > 10_000
+        assert (tmp_path / "digits-calibration.png").stat().st_size > 10_000
 
 
 def test_quick_bench_json(tmp_path):

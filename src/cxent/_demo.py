@@ -59,9 +59,70 @@ def demo(figure="cxent-digits.png", out=print):
         top = np.argsort(proba[i])[::-1][:3]
         out(f"  true {yte[i]}: " + ", ".join(f"{clf.classes_[k]} ({proba[i, k]:.3f})"
                                              for k in top))
+    cal = _calibration(clf, Xte, yte, out)
     if figure:
         _figure(clf, Xte, yte, proba, figure, out)
+        _reliability(cal, figure.rsplit(".", 1)[0] + "-calibration.png", out)
     return rows
+
+
+def _calibration(clf, Xte, yte, out):
+    """Temperature scaling fitted on half of the test images, judged on the other half."""
+    from ._calibration import fit_temperature
+    from ._scale import score
+
+    z = clf.decision_function(Xte)
+    y = np.searchsorted(clf.classes_, yte)
+    half = len(y) // 2
+    T = fit_temperature(z[:half], y[:half])
+    before, after = score(z[half:], y[half:]), score(z[half:] / T, y[half:])
+    out(f"\nCalibration (temperature fitted on {half} test images, judged on the other "
+        f"{len(y) - half}): T = {T:.3f}")
+    out(f"  {'':22s} {'ECE':>7s} {'Brier':>7s} {'log loss':>9s} {'accuracy':>9s}")
+    for name, r in (("before (T = 1)", before), (f"after (T = {T:.2f})", after)):
+        out(f"  {name:22s} {r.ece:7.4f} {r.brier:7.4f} {r.mean_loss:9.4f} {r.accuracy:9.4f}")
+    return z[half:], y[half:], T, before, after
+
+
+def _reliability(cal, path, out):
+    """Reliability diagram of the held-out half, before and after temperature scaling."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    from ._softmax import softmax
+
+    z, y, T, before, after = cal
+    n_bins = before.n_bins
+    edges = np.linspace(0, 1, n_bins + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    for ax, temp, r, title in ((axes[0], 1.0, before, "before"),
+                               (axes[1], T, after, f"after, T = {T:.2f}")):
+        p = softmax(z / temp)
+        conf = p.max(axis=1)
+        right = np.argmax(p, axis=1) == y
+        b = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+        n = np.bincount(b, minlength=n_bins)
+        acc = np.bincount(b, weights=right, minlength=n_bins) / np.maximum(n, 1)
+        mid = (edges[:-1] + edges[1:]) / 2
+        ax.bar(mid[n > 0], acc[n > 0], width=1 / n_bins, edgecolor="black", alpha=0.7,
+               label="accuracy")
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+        ax.set_xlabel("top-1 confidence")
+        ax.set_title(f"{title}: ECE {r.ece:.3f}, Brier {r.brier:.3f}")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("accuracy in the bin")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Reliability of cxent SoftmaxRegression on held-out digits "
+                 "(cxent.fit_temperature, cxent.score)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    out(f"wrote {path}")
 
 
 def _figure(clf, Xte, yte, proba, path, out):
