@@ -160,3 +160,25 @@ def test_float32_output_scaling_rounds_once(mod):
     out64 = np.empty_like(e64)
     mod.scale_array(e64, float(cs[0]), out64)
     np.testing.assert_array_equal(out64, e64 * cs[0])
+
+
+@pytest.mark.parametrize("mod", _modules())
+def test_tanh_within_2_ulp_of_mpmath(mod):
+    # the soft cap's tanh: both branches (|v| < 0.625 polynomial, above from exp), the switch
+    # point, tiny and huge arguments, and the special values
+    rng = np.random.default_rng(4)
+    v = np.concatenate([rng.uniform(-0.7, 0.7, 3000), rng.uniform(-25, 25, 3000),
+                        10.0 ** rng.uniform(-300, 0, 1000), [0.625, np.nextafter(0.625, 0)]])
+    v = np.concatenate([v, -v])
+    out = np.empty_like(v)
+    mod.tanh_array(v, out)
+    with mpmath.workdps(40):
+        ref = np.array([float(mpmath.tanh(mpmath.mpf(x))) for x in v])
+    assert ulp_error(out, ref).max() <= 2.0
+    spec = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -1e-310])
+    out = np.empty_like(spec)
+    mod.tanh_array(spec, out)
+    assert out[0] == 0 and not np.signbit(out[0]) and out[1] == 0 and np.signbit(out[1])
+    np.testing.assert_array_equal(out[2:4], [1.0, -1.0])
+    assert np.isnan(out[4])
+    np.testing.assert_array_equal(out[5:], spec[5:])

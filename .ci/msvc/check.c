@@ -7,7 +7,7 @@
 double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, ptrdiff_t n) {
     double cnt, acc = 0.0;
     acc += cx_exp_d(xd[0]) + cx_exp_f(xf[0]) + cx_exp_diff_f(xf[0], xf[1]) + cx_log1p_d(xd[1]);
-    acc += cx_expm_d(xd[0], xd[1]) + cx_expm_f(xf[0], xf[1]) + cx_fma_d(xd[0], xd[1], xd[2]);
+    acc += cx_tanh_d(xd[0]) + cx_expm_d(xd[0], xd[1]) + cx_expm_f(xf[0], xf[1]) + cx_fma_d(xd[0], xd[1], xd[2]);
     acc += cx_mul1_d(xd[0], 0.5) + cx_mul1_f(xf[0], 0.5) + cx_logsub1_d(xd[0], xd[1], 0.5)
            + cx_logsub1_f(xf[0], xf[1], 0.5);
     acc += cx_max_d(xd, n) + cx_max_f(xf, n);

@@ -24,8 +24,10 @@ CASES = [
     (1, 3, np.float64),
 ]
 QUICK_CASES = [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32), (1, 3, np.float64)]
-OPS = ["cross_entropy+grad", "cross_entropy", "softmax", "log_softmax", "logsumexp",
-       "linear_cross_entropy", "torch"]
+OPS = ["cross_entropy+grad", "ce+zloss+softcap+grad", "cross_entropy", "softmax",
+       "log_softmax", "logsumexp", "linear_cross_entropy", "torch"]
+# the options of the second row: PaLM's z-loss and Gemma-2's logit soft cap
+Z_LOSS, SOFTCAP = 1e-4, 30.0
 ROW_OPS = OPS[:-2]
 
 
@@ -110,7 +112,15 @@ def torch_peer(n_threads):
                 return f(*tensors(x, y))
         return g
 
-    return {"cross_entropy+grad": ce_grad,
+    def ce_options_grad(x, y):
+        tx, ty = tensors(x, y)
+        leaf = tx.detach().requires_grad_()
+        z = SOFTCAP * torch.tanh(leaf / SOFTCAP)
+        loss = F.cross_entropy(z, ty) + Z_LOSS * (torch.logsumexp(z, -1) ** 2).mean()
+        loss.backward()
+        return loss.item(), leaf.grad
+
+    return {"cross_entropy+grad": ce_grad, "ce+zloss+softcap+grad": ce_options_grad,
             "cross_entropy": wrap(lambda tx, ty: F.cross_entropy(tx, ty)),
             "softmax": wrap(lambda tx, ty: torch.softmax(tx, -1)),
             "log_softmax": wrap(lambda tx, ty: torch.log_softmax(tx, -1)),
@@ -157,6 +167,8 @@ def scipy_peer(n_threads):
 def cxent_peer(n_threads):
     return {"cross_entropy+grad": lambda x, y: _losses.cross_entropy(x, y, return_grad=True,
                                                                    n_threads=n_threads),
+            "ce+zloss+softcap+grad": lambda x, y: _losses.cross_entropy(
+                x, y, z_loss=Z_LOSS, softcap=SOFTCAP, return_grad=True, n_threads=n_threads),
             "cross_entropy": lambda x, y: _losses.cross_entropy(x, y, n_threads=n_threads),
             "softmax": lambda x, y: _softmax.softmax(x, n_threads=n_threads),
             "log_softmax": lambda x, y: _softmax.log_softmax(x, n_threads=n_threads),
@@ -257,8 +269,8 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 base = res["cxent"]
                 others = {k2: v for k2, v in res.items() if k2 != "cxent"}
                 best = min(others, key=others.get) if others else None
-                moved = nbytes if op in ("cross_entropy+grad", "softmax", "log_softmax") \
-                    else x.nbytes
+                moved = nbytes if op in ("cross_entropy+grad", "ce+zloss+softcap+grad",
+                                         "softmax", "log_softmax") else x.nbytes
                 gbs = moved / base / 1e9
                 line = f"  {op:19s} cxent {_fmt_time(base)} ({gbs:5.1f} GB/s)"
                 for name, t in others.items():

@@ -176,9 +176,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                             et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
                     if a.cap != 0:  # through the cap
                         for k in range(K):
-                            for r in range(t.n):
-                                et[k * _TILE + r] = _softcap_grad(et[k * _TILE + r],
-                                                                  xt[k * _TILE + r], a.cap)
+                            _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
                     for r in range(t.n):
                         if t.lab[r] < 0:  # exact zeros, whatever the logits (nan included)
                             for k in range(K):
@@ -206,8 +204,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
         out.counted += state >= 0
         xr, sxk = x + _at3(a.sx, p), a.sx.k
         if buf != NULL:  # the soft-capped row
-            for k in range(K):
-                buf[k] = _softcap(xr[k * sxk], a.cap)
+            _softcap_run(xr, sxk, buf, K, a.cap)
             xr, sxk = buf, 1
         if state == 1 or lse != NULL:
             q = _row_sum(xr, K, sxk, grow if state == 1 else NULL, a.sg.k)
@@ -217,8 +214,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
             v = rwv * _label_row(xr, sxk, K, a.y[_at2(a.sy, p)], a, q, q.shift + q.log_total,
                                  a.scale * rwv, grow, a.sg.k)
             if buf != NULL and grow != NULL:
-                for k in range(K):
-                    grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k], buf[k], a.cap)
+                _softcap_grad_run(grow, a.sg.k, buf, K, a.cap)
         else:
             v = 0.0
             _zero_row(grow, a.sg.k, K)

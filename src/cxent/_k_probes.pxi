@@ -40,3 +40,12 @@ def log1p_array(const double[::1] x,  # IN
     with nogil:
         for k in range(n):
             out[k] = cx_log1p_d(x[k])
+
+
+def tanh_array(const double[::1] x,  # IN
+               double[::1] out):     # OUT
+    """``out = tanh(x)`` with the kernels' vectorizable tanh (the soft cap; for its accuracy)."""
+    cdef Py_ssize_t k, n = x.shape[0]
+    with nogil:
+        for k in range(n):
+            out[k] = cx_tanh_d(x[k])

@@ -102,14 +102,41 @@ cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, float
 
 
 cdef inline floating _softcap(floating v, double cap) noexcept nogil:
-    # Gemma-2's soft cap of a logit: cap tanh(v / cap)
-    return <floating> (cap * tanh(v / cap))
+    # Gemma-2's soft cap of a logit: cap tanh(v / cap) (the vectorizable tanh of _simd.h)
+    return <floating> cx_softcap1(v, cap)
 
 
 cdef inline floating _softcap_grad(floating g, floating vc, double cap) noexcept nogil:
     # a gradient through the cap, from the capped logit vc: g (1 - (vc / cap)^2)
-    cdef double u = vc / cap
-    return <floating> (g * cx_fma_d(-u, u, 1.0))
+    return <floating> cx_softcap_grad1(g, vc, cap)
+
+
+cdef inline void _softcap_run(const floating* x, Py_ssize_t sx, floating* o, Py_ssize_t n,
+                              double cap) noexcept nogil:
+    # o[k] = _softcap(x[k * sx]) for k in [0, n), o contiguous
+    cdef Py_ssize_t k
+    if sx == 1:
+        if floating is float:
+            cx_softcap_f(x, o, n, cap)
+        else:
+            cx_softcap_d(x, o, n, cap)
+        return
+    for k in range(n):
+        o[k] = _softcap(x[k * sx], cap)
+
+
+cdef inline void _softcap_grad_run(floating* g, Py_ssize_t sg, const floating* xc, Py_ssize_t n,
+                                   double cap) noexcept nogil:
+    # g[k * sg] = _softcap_grad(g[k * sg], xc[k]) for k in [0, n), xc contiguous
+    cdef Py_ssize_t k
+    if sg == 1:
+        if floating is float:
+            cx_softcap_grad_f(g, xc, n, cap)
+        else:
+            cx_softcap_grad_d(g, xc, n, cap)
+        return
+    for k in range(n):
+        g[k * sg] = _softcap_grad(g[k * sg], xc[k], cap)
 
 
 cdef inline double _target_weight(Py_ssize_t k, Py_ssize_t y, const floating* t, Py_ssize_t st,
@@ -274,8 +301,7 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
         cx_tile_gather_d(x, t.ox, t.n, K, xt)
     if cap != 0:
         for k in range(K):
-            for r in range(t.n):
-                xt[k * _TILE + r] = _softcap(xt[k * _TILE + r], cap)
+            _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)
     if floating is float:
         cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.mt, <float*> t.sh, t.rest,
                          t.tot, t.logt)

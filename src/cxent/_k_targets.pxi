@@ -121,8 +121,7 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
         rwv = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
         xr, sxk = x + _at3(a.sx, p), a.sx.k
         if buf != NULL:  # the soft-capped row
-            for k in range(K):
-                buf[k] = _softcap(xr[k * sxk], a.cap)
+            _softcap_run(xr, sxk, buf, K, a.cap)
             xr, sxk = buf, 1
         if rwv != 0 or lse != NULL:
             q = _row_sum(xr, K, sxk, grow, a.sg.k)
@@ -131,8 +130,7 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
         v = _target_pos(xr, sxk, t + _at3(a.st, p), a, q, q.shift + q.log_total, grow, a.sg.k,
                         grow, rwv)
         if buf != NULL and grow != NULL and rwv != 0:
-            for k in range(K):
-                grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k], buf[k], a.cap)
+            _softcap_grad_run(grow, a.sg.k, buf, K, a.cap)
         if loss != NULL:
             loss[_at2(a.sl, p)] = <floating> v
         out.total += v

@@ -221,3 +221,7 @@ def temperature_stats(
     beta: float,
     n_threads: int,
 ) -> tuple[float, float, float, int]: ...
+def tanh_array(
+    x: np.ndarray,  # const double[::1]
+    out: np.ndarray,  # double[::1]
+) -> None: ...

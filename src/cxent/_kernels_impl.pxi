@@ -49,7 +49,7 @@ from cpython.exc cimport PyErr_CheckSignals
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, fabs, log, log1p, pow, tanh, INFINITY, NAN
+from libc.math cimport exp, fabs, log, log1p, pow, INFINITY, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
@@ -61,6 +61,13 @@ cdef extern from "_simd.h" nogil:
     float cx_expm_f(float a, float s)
     double cx_log1p_d(double u)
     double cx_fma_d(double a, double b, double c)
+    double cx_tanh_d(double v)
+    double cx_softcap1(double v, double cap)
+    double cx_softcap_grad1(double g, double vc, double cap)
+    void cx_softcap_d(const double* x, double* o, Py_ssize_t n, double cap)
+    void cx_softcap_f(const float* x, float* o, Py_ssize_t n, double cap)
+    void cx_softcap_grad_d(double* g, const double* xc, Py_ssize_t n, double cap)
+    void cx_softcap_grad_f(float* g, const float* xc, Py_ssize_t n, double cap)
     double cx_max_d(const double* x, Py_ssize_t n)
     float cx_max_f(const float* x, Py_ssize_t n)
     double cx_sumexp_rest_d(const double* x, Py_ssize_t n, double m, double* e, double* count)
