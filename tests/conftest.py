@@ -64,6 +64,17 @@ def mp_xent_row(row, y, dps=60):
         return mpmath.log(mpmath.fsum(mpmath.exp(v) for v in vals)) - vals[y]
 
 
+def central_difference(f, x, h=1e-6):
+    """The gradient of the scalar function f at x by central differences (float64)."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
 def as_bits(a):
     """The bytes of an array, to compare results bit for bit (nan included)."""
     a = np.ascontiguousarray(a)

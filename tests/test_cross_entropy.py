@@ -6,6 +6,7 @@ import pytest
 import cxent
 from conftest import (
     as_bits,
+    central_difference,
     mp_xent_row,
     ref_log_softmax,
     ref_softmax,
@@ -96,16 +97,6 @@ def test_probability_targets_unnormalised_and_axis1(rng):
                                atol=1e-15)
 
 
-def _central_difference(f, x, h):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("soft", [False, True])
 def test_gradient_matches_finite_differences(reduction, soft, rng):
@@ -116,7 +107,7 @@ def test_gradient_matches_finite_differences(reduction, soft, rng):
         return np.sum(cxent.cross_entropy(z, t, reduction=reduction))
 
     _, g = cxent.cross_entropy(x, t, reduction=reduction, return_grad=True)
-    np.testing.assert_allclose(g, _central_difference(f, x, 1e-6), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g, central_difference(f, x, 1e-6), rtol=1e-6, atol=1e-9)
 
 
 def test_float32_small_loss_keeps_relative_accuracy():

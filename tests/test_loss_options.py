@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import cxent
+from conftest import central_difference
 
 OPTIONS = [  # (z_loss, softcap, focal_gamma)
     (0.0, None, 0.0), (1e-3, None, 0.0), (0.0, 4.0, 0.0), (0.0, None, 2.0), (0.0, None, 0.5),
@@ -62,16 +63,6 @@ def ref_loss(x, target, *, w=None, eps=0.0, sw=None, ignore=-100, z=0.0, cap=Non
     return per.sum() / denom, lse
 
 
-def numeric_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        a, b = x.copy(), x.copy()
-        a[idx] += h
-        b[idx] -= h
-        g[idx] = (f(a) - f(b)) / (2 * h)
-    return g
-
-
 def _case(K, dt, extras, seed=0):
     rng = np.random.default_rng(seed + 7 * K)
     weighted, eps, sampled, ignore, red = extras
@@ -107,7 +98,7 @@ def test_class_indices_against_reference(z, cap, gamma, K, dt):
         np.testing.assert_allclose(lse, want_lse, **tol)
         assert loss.dtype == dt and grad.dtype == dt and lse.dtype == dt
         assert lse.shape == y.shape
-        g = numeric_grad(lambda a, y=y, kw=kw: float(np.sum(ref_loss(a, y, **kw)[0])), x64)
+        g = central_difference(lambda a, y=y, kw=kw: float(np.sum(ref_loss(a, y, **kw)[0])), x64)
         np.testing.assert_allclose(grad, g, rtol=1e-5 if dt == np.float64 else 1e-4,
                                    atol=1e-7 if dt == np.float64 else 2e-5)
         if ignore != 1:
@@ -138,7 +129,7 @@ def test_probability_targets_against_reference(z, cap, gamma, K, dt):
         want, want_lse = ref_loss(x64, t64, **kw)
         np.testing.assert_allclose(loss, want, **tol)
         np.testing.assert_allclose(lse, want_lse, **tol)
-        g = numeric_grad(lambda a, t64=t64, kw=kw: float(np.sum(ref_loss(a, t64, **kw)[0])),
+        g = central_difference(lambda a, t64=t64, kw=kw: float(np.sum(ref_loss(a, t64, **kw)[0])),
                          x64)
         np.testing.assert_allclose(grad, g, rtol=1e-5 if dt == np.float64 else 1e-4,
                                    atol=1e-7 if dt == np.float64 else 2e-5)
