@@ -263,3 +263,25 @@ def test_dask_options_match_cross_entropy():
         np.testing.assert_allclose(lse.compute(), want_lse, rtol=1e-15)
     with pytest.raises(ValueError, match="focal_gamma"):
         cdask.cross_entropy(dx, dy, focal_gamma=-1.0)
+
+
+@pytest.mark.parametrize("K", [3, 40])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_loss_of_confident_rows_keeps_relative_accuracy(K, gamma):
+    # p_y close to 1: (1 - p_y)**gamma and the label's gradient entry need 1 - p_y without the
+    # cancellation 1 - p_y; mpmath (50 digits) is the reference
+    mpmath = pytest.importorskip("mpmath")
+    for margin in (12.0, 25.0, 33.0):
+        x = np.zeros((1, K))
+        x[0, 0] = margin
+        loss, grad = cxent.cross_entropy(x, [0], focal_gamma=gamma, return_grad=True)
+        with mpmath.workdps(50):
+            z = [mpmath.mpf(float(v)) for v in x[0]]
+            s = sum(mpmath.exp(v) for v in z)
+            p = [mpmath.exp(v) / s for v in z]
+            omp = 1 - p[0]
+            want = -(omp ** gamma) * mpmath.log(p[0])
+            # d/dz_0 of -(1 - p0)^g log p0, with dp0/dz0 = p0 (1 - p0)
+            d0 = (gamma * omp ** (gamma - 1) * p[0] * mpmath.log(p[0]) - omp ** gamma) * omp
+        np.testing.assert_allclose(loss, float(want), rtol=1e-12)
+        np.testing.assert_allclose(grad[0, 0], float(d0), rtol=1e-12)

@@ -29,7 +29,6 @@ from ._validate import (
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 _INT64 = np.dtype(np.int64)
-# Stand-ins for outputs a call does not want (the kernels never touch them).
 
 
 @overload
