@@ -87,3 +87,29 @@ def test_errors_from_the_label_pipeline():
         cxent.fit_temperature(x, np.zeros(4))
     with pytest.raises(ValueError, match="sample_weight"):
         cxent.fit_temperature(x, [0, 1, 2, 0], sample_weight=[1, -1, 1, 1])
+
+
+def test_kernel_derivatives_against_differences():
+    # the fused pass's first and second derivatives in beta, with sample weights, against
+    # central differences of its own (weighted) loss
+    from cxent._isa import kernels
+
+    x, y = _data(n=300, K=6)
+    sw = np.random.default_rng(3).random(300) * 2
+    rows, lab, w = x.reshape(1, 300, 6), y.reshape(1, 300), sw.reshape(1, 300)
+
+    def stats(beta):
+        return kernels.temperature_stats(rows, lab, sample_weight=w, beta=beta, n_threads=1)
+
+    h = 1e-4
+    for beta in (0.2, 0.7, 1.5):
+        loss, d1, d2, bad = stats(beta)
+        assert bad == -1
+        lp, d1p = stats(beta + h)[:2]
+        lm, d1m = stats(beta - h)[:2]
+        np.testing.assert_allclose(d1, (lp - lm) / (2 * h), rtol=1e-7)
+        np.testing.assert_allclose(d2, (d1p - d1m) / (2 * h), rtol=1e-7)
+        z = beta * x
+        m = z.max(axis=1, keepdims=True)
+        per = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0] - z[np.arange(300), y]
+        np.testing.assert_allclose(loss, np.dot(sw, per), rtol=1e-13)
