@@ -178,3 +178,17 @@ def test_loss_options(K, dt, z, cap, gamma, eps, weighted, sampled):
     with np.errstate(invalid="ignore", over="ignore"):
         _compare(labels, x)
         _compare(probs, x)
+
+
+@pytest.mark.parametrize("K", [3, 40])
+def test_the_first_bad_label_is_reported_across_blocks(K, force_parallel):
+    # blocks hold 16384 / K rows; two invalid labels in different blocks: the first is named
+    n = 3 * (16384 // K) + 5
+    x = np.zeros((n, K), np.float32)
+    y = np.zeros(n, np.int64)
+    y[7], y[n - 3] = K, -5
+    for kw in ({}, {"n_threads": 2}, {"reduction": "none", "return_grad": True}):
+        with pytest.raises(ValueError, match=rf"class index {K} at position \(7,\)"):
+            cxent.cross_entropy(x, y, **kw)
+        with pytest.raises(ValueError, match=rf"class index {K} at position \(7,\)"):
+            cxent.score(x, y)
