@@ -90,3 +90,15 @@ def test_bad_n_bins_and_labels():
         cxent.score(x, [0, 4, 2])
     with pytest.raises(ValueError, match=r"class index -9223372036854775808 at position \(2,\)"):
         cxent.score(x, np.array([0, 1, -2**63]))
+
+
+def test_bins_are_closed_on_the_right():
+    # a confidence of exactly 1/2 belongs to the bin (0, 1/2], not to (1/2, 1]
+    x = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])   # confidences 1/2 and 3/4
+    y = np.array([0, 1])                             # the first right (a tie), the second wrong
+    r = cxent.score(x, y, n_bins=2)
+    assert r.ece == pytest.approx(0.5 * abs(1 - 0.5) + 0.5 * abs(0 - 0.75), rel=1e-12)
+    np.testing.assert_allclose(r.ece, ref_figures(x, y, 2)[0], rtol=1e-12)
+    # every row tied: confidence 1/K, every label counted right (ties in its favour)
+    r = cxent.score(np.zeros((3, 15)), [0, 1, 2], n_bins=15)
+    assert r.ece == pytest.approx(abs(1.0 - 1 / 15), rel=1e-12)
