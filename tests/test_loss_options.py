@@ -285,3 +285,18 @@ def test_focal_loss_of_confident_rows_keeps_relative_accuracy(K, gamma):
             d0 = (gamma * omp ** (gamma - 1) * p[0] * mpmath.log(p[0]) - omp ** gamma) * omp
         np.testing.assert_allclose(loss, float(want), rtol=1e-12)
         np.testing.assert_allclose(grad[0, 0], float(d0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("z,cap,gamma", OPTIONS[1:])
+def test_options_on_calls_the_fast_path_would_take(z, cap, gamma):
+    # C-contiguous (N, K) logits and int64 labels with default keywords take the fast path of
+    # small calls; with an option set they must not
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, 6)
+    loss, grad = cxent.cross_entropy(x, y, z_loss=z, softcap=cap, focal_gamma=gamma,
+                                     return_grad=True)
+    want, _ = ref_loss(x, y, z=z, cap=cap, gamma=gamma)
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    g = central_difference(lambda a: float(ref_loss(a, y, z=z, cap=cap, gamma=gamma)[0]), x)
+    np.testing.assert_allclose(grad, g, rtol=1e-5, atol=1e-8)
