@@ -22,8 +22,8 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
     cx_logsub_lanes_f(xf, of, xf, xd, n);
     {
         cx_rowsum q = cx_rowsum_finish(xd[0], xd[1], 1.0, 1);
-        cx_label_terms_t t = cx_label_terms(xd[0], xd[1], 1.0, 0.0, q, 0.1, 0.05, 2.0, 1.0, 0.1,
-                                            1.5);
+        cx_label_terms_t t = cx_label_terms(xd[0], xd[1], 1.0, 0.0, q, 0.1, 0.05, 2.0, 1.0);
+        t = cx_label_zloss(t, xd[1], q, 1.0, 0.1, 1.5);
         acc += q.log_total + t.loss + t.coef + t.smooth + t.gy;
     }
     {

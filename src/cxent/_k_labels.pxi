@@ -70,7 +70,9 @@ cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py
     dot = _smooth_dot(x, sx, K, w, a.sw, q.shift) if a.eps != 0 else 0.0
     ey = g[y * sg] if g != NULL else 0.0
     o = cx_label_terms(<double> x[y * sx] - q.shift, ey, wy, dot, q, a.eps, a.eps / K, a.wsum,
-                       scale, a.zl, lse)
+                       scale)
+    if a.zl != 0:
+        o = cx_label_zloss(o, ey, q, scale, a.zl, lse)
     if g != NULL:
         if a.eps == 0 and sg == 1:
             _scale(g, g, K, o.coef)
@@ -110,23 +112,32 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     cdef double v, wk, rwv
     cdef RowSum q
     cdef Tile t
+    # the fields the offset loop reads, as locals: its stores through the tile's scratch
+    # pointers could alias *a, and the compiler would reload them for every row
+    cdef Str3 sx = a.sx, sg = a.sg
+    cdef Str2 sl = a.sl, slse = a.slse, srw = a.srw, sy = a.sy
+    cdef const int64_t* ys = a.y
+    cdef const double* rws = a.rw
+    cdef int64_t ignore = a.ignore, yv
+    cdef double scale = a.scale
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
         et = <floating*> t.et
         xt = <floating*> t.xt
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             for r in range(t.n):
-                t.ox[r] = _at3(a.sx, p)
-                t.og[r] = _at3(a.sg, p)
-                t.oo[r] = _at2(a.sl, p)
-                t.ot[r] = _at2(a.slse, p)
-                t.rw[r] = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
-                state = _label_state(a.y[_at2(a.sy, p)], K, a.ignore, t.rw[r])
+                t.ox[r] = _at3(sx, p)
+                t.og[r] = _at3(sg, p)
+                t.oo[r] = _at2(sl, p)
+                t.ot[r] = _at2(slse, p)
+                t.rw[r] = rws[_at2(srw, p)] if rws != NULL else 1.0
+                yv = ys[_at2(sy, p)]
+                state = _label_state(yv, K, ignore, t.rw[r])
                 if state == -2 and out.first_bad < 0:
                     out.first_bad = r0 + r
                 out.counted += state >= 0
-                t.lab[r] = <Py_ssize_t> a.y[_at2(a.sy, p)] if state == 1 else -1
-                t.sc[r] = a.scale * t.rw[r]
+                t.lab[r] = <Py_ssize_t> yv if state == 1 else -1
+                t.sc[r] = scale * t.rw[r]
                 _next(&p)
             _tile_load(&t, x, K, a.cap)
             if lse != NULL:

@@ -150,12 +150,17 @@ cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
 
 
 cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept nogil:
+    # the strides as locals: the stores below could alias *a and *p
+    cdef Str3 sx = a.sx, so = a.so
+    cdef Str2 sl = a.sl
+    cdef Pos q = p[0]
     cdef Py_ssize_t r
     for r in range(t.n):
-        t.ox[r] = _at3(a.sx, p[0])
-        t.og[r] = _at3(a.so, p[0])
-        t.oo[r] = _at2(a.sl, p[0])
-        _next(p)
+        t.ox[r] = _at3(sx, q)
+        t.og[r] = _at3(so, q)
+        t.oo[r] = _at2(sl, q)
+        _next(&q)
+    p[0] = q
 
 
 cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,

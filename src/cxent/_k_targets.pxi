@@ -80,18 +80,21 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
     cdef double v, rwv
     cdef RowSum q
     cdef Tile tl
+    cdef Str3 sx = a.sx, st = a.st, sg = a.sg
+    cdef Str2 sl = a.sl, slse = a.slse, srw = a.srw
+    cdef const double* rws = a.rw
     if _tiles(K, a.sx.k, &tl, sizeof(floating)):
         # the normalisers of a tile of rows, then each row with the row path's formula
         xt = <floating*> tl.xt
         while r0 < r1:
             tl.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            for r in range(tl.n):
-                tl.ox[r] = _at3(a.sx, p)
-                tl.ot[r] = _at3(a.st, p)
-                tl.og[r] = _at3(a.sg, p)
-                tl.oo[r] = _at2(a.sl, p)
-                tl.lab[r] = _at2(a.slse, p)
-                tl.rw[r] = a.rw[_at2(a.srw, p)] if a.rw != NULL else 1.0
+            for r in range(tl.n):  # (the fields as locals: see _cross_entropy_body)
+                tl.ox[r] = _at3(sx, p)
+                tl.ot[r] = _at3(st, p)
+                tl.og[r] = _at3(sg, p)
+                tl.oo[r] = _at2(sl, p)
+                tl.lab[r] = _at2(slse, p)
+                tl.rw[r] = rws[_at2(srw, p)] if rws != NULL else 1.0
                 _next(&p)
             _tile_load(&tl, x, K, a.cap)
             for r in range(tl.n):

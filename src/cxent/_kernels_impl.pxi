@@ -103,7 +103,9 @@ cdef extern from "_rows.h" nogil:
     ctypedef struct LabelTerms "cx_label_terms_t":
         double loss, coef, smooth, gy
     LabelTerms cx_label_terms(double xy, double ey, double wy, double dot, RowSum r, double eps,
-                              double sm, double wsum, double scale, double zl, double lse)
+                              double sm, double wsum, double scale)
+    LabelTerms cx_label_zloss(LabelTerms o, double ey, RowSum r, double scale, double zl,
+                              double lse)
     void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* mt,
                           double* sh, double* rest, double* tot, double* logt)
     void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* mt,

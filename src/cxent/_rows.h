@@ -58,7 +58,7 @@ CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_
    with coef = scale c / total, c = (1 - eps) w_y + sm wsum, smooth = scale sm; the label's entry
    uses p_y - 1 = -rest / total when x_y is the maximum, so it keeps its relative accuracy when
    p_y is close to 1.  A sample weight s enters as scale s (and the caller multiplies the loss by
-   s).  With zl != 0 the z-loss zl lse^2 of the log-normaliser lse is added, and its gradient
+   s).  cx_label_zloss adds the z-loss zl lse^2 of the log-normaliser lse, and its gradient
    2 zl lse p_k (times scale). */
 typedef struct {
     double loss, coef, smooth, gy;
@@ -66,7 +66,7 @@ typedef struct {
 
 CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, double dot,
                                           cx_rowsum r, double eps, double sm, double wsum,
-                                          double scale, double zl, double lse) {
+                                          double scale) {
     cx_label_terms_t o;
     double a = (1.0 - eps) * wy;
     double c = CX_FMA(sm, wsum, a);
@@ -76,12 +76,17 @@ CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, doubl
     o.coef = scale * c / r.total;
     o.smooth = scale * sm;
     o.gy = scale * (c * pm1 + ((c - a) - sm * wy));
-    if (zl != 0.0) {
-        double zc = scale * (2.0 * zl * lse);
-        o.loss = CX_FMA(zl * lse, lse, o.loss);
-        o.coef = CX_FMA(zc, 1.0 / r.total, o.coef);
-        o.gy = CX_FMA(zc, ey / r.total, o.gy);
-    }
+    return o;
+}
+
+/* The z-loss added to a label's terms (callers apply it only when zl != 0: its divisions would
+   otherwise cost the plain loss in the tile loop). */
+CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rowsum r,
+                                          double scale, double zl, double lse) {
+    double zc = scale * (2.0 * zl * lse);
+    o.loss = CX_FMA(zl * lse, lse, o.loss);
+    o.coef = CX_FMA(zc, 1.0 / r.total, o.coef);
+    o.gy = CX_FMA(zc, ey / r.total, o.gy);
     return o;
 }
 
@@ -149,27 +154,37 @@ CX_TILE_ROWSUM(float, f)
             double wsum, const double *sc, double zl, const double *lse, ptrdiff_t K,        \
             double *val, double *coef, double *smooth, double *gy) {                          \
         double sm = eps / (double)K;                                                          \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
-            ptrdiff_t y = lab[r];                                                             \
-            int ok = y >= 0;                                                                  \
-            ptrdiff_t i = (ok ? y : 0) * CX_TILE + r;                                         \
-            cx_rowsum q;                                                                      \
-            q.shift = (double)sh[r];                                                          \
-            q.rest = rest[r];                                                                 \
-            q.total = tot[r];                                                                 \
-            q.log_total = logt[r];                                                            \
-            cx_label_terms_t o = cx_label_terms((double)xt[i] - (double)sh[r], (double)et[i], \
-                                                (double)w[(ok ? y : 0) * sw], dot[r], q, eps, \
-                                                sm, wsum, sc[r], zl, lse[r]);                 \
-            val[r] = ok ? o.loss : 0.0;                                                       \
-            coef[r] = ok ? o.coef : 0.0;                                                      \
-            smooth[r] = o.smooth;                                                             \
-            gy[r] = o.gy;                                                                     \
+        if (zl == 0.0) {                                                                      \
+            CX_PRAGMA(omp simd)                                                               \
+            for (ptrdiff_t r = 0; r < n; r++) CX_TILE_LABEL_LANE(T, 0)                        \
+        } else {                                                                              \
+            CX_PRAGMA(omp simd)                                                               \
+            for (ptrdiff_t r = 0; r < n; r++) CX_TILE_LABEL_LANE(T, 1)                        \
         }                                                                                     \
+    }
+#define CX_TILE_LABEL_LANE(T, ZLOSS)                                                          \
+    {                                                                                         \
+        ptrdiff_t y = lab[r];                                                                 \
+        int ok = y >= 0;                                                                      \
+        ptrdiff_t i = (ok ? y : 0) * CX_TILE + r;                                             \
+        cx_rowsum q;                                                                          \
+        q.shift = (double)sh[r];                                                              \
+        q.rest = rest[r];                                                                     \
+        q.total = tot[r];                                                                     \
+        q.log_total = logt[r];                                                                \
+        double ey = (double)et[i];                                                            \
+        cx_label_terms_t o = cx_label_terms((double)xt[i] - (double)sh[r], ey,                \
+                                            (double)w[(ok ? y : 0) * sw], dot[r], q, eps, sm, \
+                                            wsum, sc[r]);                                     \
+        if (ZLOSS) o = cx_label_zloss(o, ey, q, sc[r], zl, lse[r]);                           \
+        val[r] = ok ? o.loss : 0.0;                                                           \
+        coef[r] = ok ? o.coef : 0.0;                                                          \
+        smooth[r] = o.smooth;                                                                 \
+        gy[r] = o.gy;                                                                         \
     }
 CX_TILE_LABELS(double, d)
 CX_TILE_LABELS(float, f)
 #undef CX_TILE_LABELS
+#undef CX_TILE_LABEL_LANE
 
 #endif

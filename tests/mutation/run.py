@@ -116,7 +116,7 @@ MUTANTS = [
            "probability targets: the gradient not scaled by the reduction"),
     Mutant("K23", KL, "a.scale * rwv, grow, a.sg.k)", "a.scale, grow, a.sg.k)",
            "row path: the sample weight left out of the gradient (class indices)"),
-    Mutant("K24", KL, "t.sc[r] = a.scale * t.rw[r]", "t.sc[r] = a.scale",
+    Mutant("K24", KL, "t.sc[r] = scale * t.rw[r]", "t.sc[r] = scale",
            "tile path: the gradient without the sample weight"),
     Mutant("K25", KL, "* (sample_weight[a, b] if has_rw else 1.0))", "* 1.0)",
            "the denominator of \"mean\" without the sample weights"),
