@@ -107,10 +107,11 @@ def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1, *, base: floa
     >>> print(f"{cxent.cross_entropy_dist([0, 0, 1], [0.02, 0.14, 0.84]):.5f}")  # -log(0.84)
     0.17435
     """
-    return _information(p, q, axis, base, _kernels.cross_entropy_dist_rows)
+    return _information(p, q, axis, base, _kernels.cross_entropy_dist_rows,
+                        lo=-math.inf, hi=math.inf)  # no clipping
 
 
-def _information(p, q, axis, base, kernel):
+def _information(p, q, axis, base, kernel, **clip):
     a = as_real_array(p, "p")
     b = None
     if q is not None:
@@ -125,11 +126,6 @@ def _information(p, q, axis, base, kernel):
     lay = Layout(a, normalize_axis(axis, a.ndim, "p"))
     res, o2 = lay.new_reduced(a.dtype)
     if lay.M:
-        if b is None:
-            kernel(lay.rows(a), o2, factor=factor, n_threads=0)
-        elif kernel is _kernels.cross_entropy_dist_rows:  # no clipping: [-inf, inf]
-            kernel(lay.rows(a), lay.rows(b), o2, factor=factor, lo=-math.inf, hi=math.inf,
-                   n_threads=0)
-        else:
-            kernel(lay.rows(a), lay.rows(b), o2, factor=factor, n_threads=0)
+        rows = (lay.rows(a),) if b is None else (lay.rows(a), lay.rows(b))
+        kernel(*rows, o2, factor=factor, n_threads=0, **clip)
     return res if res.ndim else res[()]

@@ -239,7 +239,6 @@ ctypedef struct Tile:
     # scratch of one block's tiles; the per-row arrays have _TILE entries
     void* xt            # (K, _TILE) the rows transposed
     void* et            # (K, _TILE) exp(x - shift), then the output tile
-    void* mt            # row maxima
     void* sh            # shifts: the maximum, 0 for a row without one
     double* rest
     double* tot
@@ -263,7 +262,7 @@ ctypedef struct Tile:
 cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcept nogil:
     # False when out of memory (the caller then takes the row path)
     cdef Py_ssize_t T = _TILE
-    cdef char* f = <char*> malloc((2 * K + 2) * T * itemsize)
+    cdef char* f = <char*> malloc((2 * K + 1) * T * itemsize)
     cdef double* d = <double*> malloc(12 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
     if f == NULL or d == NULL or i == NULL:
@@ -273,8 +272,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
         return False
     t.xt = f
     t.et = f + K * T * itemsize
-    t.mt = f + 2 * K * T * itemsize
-    t.sh = f + (2 * K + 1) * T * itemsize
+    t.sh = f + 2 * K * T * itemsize
     t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
     t.lse = d + 10 * T
@@ -303,11 +301,9 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
         for k in range(K):
             _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)
     if floating is float:
-        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.mt, <float*> t.sh, t.rest,
-                         t.tot, t.logt)
+        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.sh, t.rest, t.tot, t.logt)
     else:
-        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.mt, <double*> t.sh, t.rest,
-                         t.tot, t.logt)
+        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.sh, t.rest, t.tot, t.logt)
     for r in range(t.n):
         t.lse[r] = sh[r] + t.logt[r]
 

@@ -95,11 +95,11 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
 
 /* The normalisers of the n rows of a tile, one row per vector lane, with the row path's
    arithmetic (maximum and sum k by k, then cx_rowsum_finish): sh[r], rest[r], tot[r], logt[r] as
-   in cx_rowsum, mt[r] the row maximum; the terms exp(x - shift) are stored in the tile et.  Rows
+   in cx_rowsum; the terms exp(x - shift) are stored in the tile et.  Rows
    are taken 16 at a time (the tile's padding rows up to a multiple of 16 are zeroed and computed,
    not used), so the per-row arrays need room for CX_TILE rows. */
 #define CX_TILE_ROWSUM(T, SUF)                                                                \
-    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *mt, T *sh, \
+    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *sh,        \
                                         double *rest, double *tot, double *logt) {            \
         ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
         for (ptrdiff_t k = 0; k < K; k++)                                                     \
@@ -133,7 +133,6 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 rest[r0 + j] = q.rest;                                                        \
                 tot[r0 + j] = q.total;                                                        \
                 logt[r0 + j] = q.log_total;                                                   \
-                mt[r0 + j] = m[j];                                                            \
                 sh[r0 + j] = s[j];                                                            \
             }                                                                                 \
         }                                                                                     \
