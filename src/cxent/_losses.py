@@ -22,8 +22,10 @@ from ._validate import (
     check_n_threads,
     check_reduction,
     fast_threads,
+    finish_out,
     loss_options,
     normalize_axis,
+    prepare_out,
 )
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
@@ -36,7 +38,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["mean", "sum"] = ...,
                   return_grad: Literal[False] = ...,
                   return_lse: Literal[False] = ...,
@@ -46,7 +48,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["mean", "sum"] = ...,
                   return_grad: Literal[False] = ...,
                   return_lse: Literal[True],
@@ -56,7 +58,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["mean", "sum"] = ...,
                   return_grad: Literal[True],
                   return_lse: Literal[False] = ...,
@@ -66,7 +68,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["mean", "sum"] = ...,
                   return_grad: Literal[True],
                   return_lse: Literal[True],
@@ -76,7 +78,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["none"],
                   return_grad: Literal[False] = ...,
                   return_lse: Literal[False] = ...,
@@ -86,7 +88,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["none"],
                   return_grad: Literal[False] = ...,
                   return_lse: Literal[True],
@@ -96,7 +98,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["none"],
                   return_grad: Literal[True],
                   return_lse: Literal[False] = ...,
@@ -106,7 +108,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                   weight: ArrayLike | None = ..., ignore_index: int = ...,
                   sample_weight: ArrayLike | None = ..., label_smoothing: float = ...,
                   z_loss: float = ..., softcap: float | None = ..., focal_gamma: float = ...,
-                  n_threads: int | None = ...,
+                  n_threads: int | None = ..., grad_out: FloatArray | None = ...,
                   reduction: Literal["none"],
                   return_grad: Literal[True],
                   return_lse: Literal[True],
@@ -126,8 +128,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: ArrayLike | None = None, ignore_index: int = -100,
                   sample_weight: ArrayLike | None = None, label_smoothing: float = 0.0,
                   z_loss: float = 0.0, softcap: float | None = None, focal_gamma: float = 0.0,
-                  n_threads: int | None = None, reduction: str = "mean",
-                  return_grad: bool = False, return_lse: bool = False
+                  n_threads: int | None = None, grad_out: FloatArray | None = None,
+                  reduction: str = "mean", return_grad: bool = False, return_lse: bool = False
                   ) -> Scalarish | tuple[Scalarish, FloatArray] | tuple[Scalarish, FloatArray,
                                                                          FloatArray]:
     r"""Cross-entropy between the softmax of `logits` and `target`, and its gradient.
@@ -193,6 +195,12 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     n_threads : int, optional
         Threads to use; ``None`` means OpenMP's default for the calling thread.  Small inputs run
         on the calling thread.  Results are bit-identical for every thread count.
+    grad_out : ndarray, optional
+        Only with ``return_grad=True``: a writeable array of the logits' shape and dtype that
+        receives the gradient and is returned as `grad` (a training loop that reuses one buffer
+        saves the allocation and page faults of a new array every step).  Any memory layout;
+        if it overlaps an input (the logits included) the gradient is computed into a temporary
+        array first, so the result is the same.  Its contents are unspecified after an error.
 
     Returns
     -------
@@ -200,7 +208,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
         A NumPy scalar of the logits' dtype, or for ``"none"`` an array of the target positions'
         shape.
     grad : ndarray
-        Only with ``return_grad=True``: shape and dtype of `logits`.
+        Only with ``return_grad=True``: shape and dtype of `logits` (`grad_out` when given).
     lse : ndarray
         Only with ``return_lse=True``, last: the positions' shape, the logits' dtype.
 
@@ -240,6 +248,13 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     >>> grad.round(4)          # softmax - onehot
     array([[ 0.0229,  0.1386, -0.1615]])
 
+    A preallocated gradient buffer, reused from call to call:
+
+    >>> buf = np.empty_like(logits)
+    >>> _, g = cxent.cross_entropy(logits, [2], return_grad=True, grad_out=buf)
+    >>> g is buf
+    True
+
     Class weights, an ignored position and label smoothing, as in PyTorch:
 
     >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
@@ -270,18 +285,19 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
             and type(ignore_index) is int and ignore_index == -100 and type(axis) is int
             and z_loss == 0.0 and softcap is None and focal_gamma == 0.0 and not return_lse):
         res = _fast_class_index_loss(logits, target, axis, reduction, return_grad,
-                                     fast_threads(n_threads))
+                                     fast_threads(n_threads), grad_out)
         if res is not None:
             return res
     red = check_reduction(reduction)
     loss, grad, total, denom, dt, lse = _cross_entropy(
         logits, target, axis, weight, ignore_index, red, label_smoothing, return_grad, n_threads,
-        sample_weight, loss_options(z_loss, softcap, focal_gamma), return_lse)
+        sample_weight, loss_options(z_loss, softcap, focal_gamma), return_lse, grad_out)
     return _labels.finish(red, loss, grad, total, denom, dt, return_grad, lse)
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smoothing,
-                   return_grad, n_threads, sample_weight=None, opts=None, return_lse=False):
+                   return_grad, n_threads, sample_weight=None, opts=None, return_lse=False,
+                   grad_out=None):
     """The general path of cross_entropy: (per-position losses or None, gradient or None, sum
     of the losses, denominator of "mean", dtype, log-normalisers or None).  `opts`: the
     kernels' keywords of the loss options (loss_options).  cxent.dask combines chunks from it."""
@@ -301,7 +317,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     w = check_class_weights(weight, K, dt)
     sw = _labels.sample_weights(sample_weight, lay.reduced_shape)
     rw = None if sw is None else lay.label_rows(sw)
-    loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
+    loss, l2, grad, g3, tmp = _outputs(lay, dt, red == "none", return_grad, grad_out,
+                                       (x, t, sample_weight, weight))
     lse, lse2 = lay.new_reduced(dt) if return_lse else (None, None)
     if probs:
         if ignore != -100:
@@ -314,7 +331,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
                                          nt, ax, nll=False, rw=rw, opts=opts, lse=lse2)
-    return loss, grad, total, denom, dt, lse
+    return loss, finish_out(grad, tmp), total, denom, dt, lse
 
 
 @overload
@@ -322,38 +339,40 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
              sample_weight: ArrayLike | None = ...,
              reduction: Literal["mean", "sum"] = ..., return_grad: Literal[False] = ...,
-             n_threads: int | None = ...) -> FloatScalar: ...
+             n_threads: int | None = ..., grad_out: FloatArray | None = ...) -> FloatScalar: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
              sample_weight: ArrayLike | None = ...,
              reduction: Literal["none"], return_grad: Literal[False] = ...,
-             n_threads: int | None = ...) -> FloatArray: ...
+             n_threads: int | None = ..., grad_out: FloatArray | None = ...) -> FloatArray: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
              sample_weight: ArrayLike | None = ...,
              reduction: Literal["mean", "sum"] = ..., return_grad: Literal[True],
-             n_threads: int | None = ...) -> tuple[FloatScalar, FloatArray]: ...
+             n_threads: int | None = ..., grad_out: FloatArray | None = ...
+             ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
              sample_weight: ArrayLike | None = ...,
              reduction: Literal["none"], return_grad: Literal[True],
-             n_threads: int | None = ...) -> tuple[FloatArray, FloatArray]: ...
+             n_threads: int | None = ..., grad_out: FloatArray | None = ...
+             ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = ...,
              weight: ArrayLike | None = ..., ignore_index: int = ...,
              sample_weight: ArrayLike | None = ..., reduction: str = ...,
-             return_grad: bool = ..., n_threads: int | None = ...
-             ) -> Scalarish | tuple[Scalarish, FloatArray]: ...
+             return_grad: bool = ..., n_threads: int | None = ...,
+             grad_out: FloatArray | None = ...) -> Scalarish | tuple[Scalarish, FloatArray]: ...
 
 
 def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
              weight: ArrayLike | None = None, ignore_index: int = -100,
              sample_weight: ArrayLike | None = None, reduction: str = "mean",
-             return_grad: bool = False, n_threads: int | None = None
-             ) -> Scalarish | tuple[Scalarish, FloatArray]:
+             return_grad: bool = False, n_threads: int | None = None,
+             grad_out: FloatArray | None = None) -> Scalarish | tuple[Scalarish, FloatArray]:
     """Negative log-likelihood of class indices under log-probabilities (PyTorch's nll_loss).
 
     ``loss = -weight[y] * log_probs[y]`` per position; ``nll_loss(log_softmax(z), y)`` equals
@@ -365,7 +384,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
         Log-probabilities (e.g. from :func:`log_softmax`) with the classes along `axis`.
     target : array_like of int
         Class indices: the shape of `log_probs` without `axis`.
-    axis, weight, ignore_index, sample_weight, reduction, return_grad, n_threads
+    axis, weight, ignore_index, sample_weight, reduction, return_grad, n_threads, grad_out
         As in :func:`cross_entropy`.
 
     Returns
@@ -400,10 +419,11 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
     dt = x.dtype.type
     w = check_class_weights(weight, lay.K, dt)
     sw = _labels.sample_weights(sample_weight, lay.reduced_shape)
-    loss, l2, grad, g3 = _outputs(lay, dt, red == "none", return_grad)
+    loss, l2, grad, g3, tmp = _outputs(lay, dt, red == "none", return_grad, grad_out,
+                                       (x, t, sample_weight, weight))
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
                                      ax, nll=True, rw=None if sw is None else lay.label_rows(sw))
-    return _labels.finish(red, loss, grad, total, denom, dt, return_grad)
+    return _labels.finish(red, loss, finish_out(grad, tmp), total, denom, dt, return_grad)
 
 
 @overload
@@ -523,16 +543,24 @@ def binary_cross_entropy_with_logits(
     return loss
 
 
-def _outputs(lay, dt, want_loss, want_grad):
+def _outputs(lay, dt, want_loss, want_grad, grad_out, inputs):
+    """(loss, its (A, B) view, gradient, its (A, B, K) view, temporary for finish_out): new
+    arrays, or the caller's `grad_out`, never written in place of an input (the label kernels
+    overwrite a row's gradient before they are done reading its logits)."""
     loss, l2 = lay.new_reduced(dt) if want_loss else (None, None)
+    if grad_out is not None:
+        if not want_grad:
+            raise ValueError("grad_out is given but return_grad is False")
+        grad, g3, tmp = prepare_out(lay, grad_out, dt, inputs, name="grad_out", in_place=False)
+        return loss, l2, grad, g3, tmp
     grad, g3 = lay.new(dt) if want_grad else (None, None)
-    return loss, l2, grad, g3
+    return loss, l2, grad, g3, None
 
 
-def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
+def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt, grad_out=None):
     """cross_entropy of C-contiguous (N, K) logits and (N,) int64 class indices without the
     keywords' extras, in few microseconds, by the rules of the general path (_labels); None
-    sends any other call to the general path."""
+    sends any other call to the general path (which also reports a `grad_out` it rejects)."""
     flags = x.flags
     if not (x.ndim == 2 and (axis == -1 or axis == 1) and x.dtype in NATIVE_FLOATS
             and flags.c_contiguous and flags.aligned and y.dtype == _INT64 and y.ndim == 1
@@ -542,9 +570,15 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt):
     N, K = x.shape
     if y.shape[0] != N or not N or not K:
         return None
+    if grad_out is not None and not (
+            return_grad and type(grad_out) is np.ndarray and grad_out.shape == x.shape
+            and grad_out.dtype == x.dtype and grad_out.flags.c_contiguous
+            and grad_out.flags.aligned and grad_out.flags.writeable
+            and not np.may_share_memory(grad_out, x) and not np.may_share_memory(grad_out, y)):
+        return None
     dt = x.dtype.type
     loss = np.empty(N, dt) if reduction == "none" else None
-    grad = np.empty((N, K), dt) if return_grad else None
+    grad = (np.empty((N, K), dt) if grad_out is None else grad_out) if return_grad else None
     total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
                                                    mean=reduction == "mean", n_threads=nt)
     if bad >= 0:

@@ -170,19 +170,21 @@ def check_out(out, shape, dtype, name="out"):
         raise ValueError(f"{name} is read-only")
 
 
-def prepare_out(lay, out, dtype, inputs):
+def prepare_out(lay, out, dtype, inputs, name="out", in_place=True):
     """Where a full-shape result goes: ``(result, (A, B, K) view for the kernel, temp)``.
 
-    Without `out` a new array in the input's memory order.  With `out` (checked), the kernel
-    writes through a view of it, unless it overlaps an input other than exactly (same data,
-    same strides: in place, which the row kernels allow) or cannot be viewed as rows; then the
-    kernel writes into `temp`, which `finish_out` copies into `out`.
+    Without `out` a new array in the input's memory order.  With `out` (checked, and named
+    `name` in errors), the kernel writes through a view of it, unless it overlaps one of the
+    `inputs` (ndarrays; other entries are skipped) other than exactly (same data, same strides:
+    in place, which the row kernels allow; not `in_place` kernels) or cannot be viewed as rows;
+    then the kernel writes into `temp`, which `finish_out` copies into `out`.
     """
     if out is None:
         res, o3 = lay.new(dtype)
         return res, o3, None
-    check_out(out, lay.shape, dtype)
-    if all(not np.may_share_memory(out, a) or _same_view(out, a) for a in inputs):
+    check_out(out, lay.shape, dtype, name)
+    if all(not np.may_share_memory(out, a) or (in_place and _same_view(out, a))
+           for a in inputs if isinstance(a, np.ndarray)):
         o3 = lay.out_rows(out)
         if o3 is not None:
             return out, o3, None

@@ -28,6 +28,8 @@ assert_type(cxent.cross_entropy(x, y, reduction="sum"), Sca)
 assert_type(cxent.cross_entropy(x, y, reduction="none"), Arr)
 assert_type(cxent.cross_entropy(x, y, return_grad=True), tuple[Sca, Arr])
 assert_type(cxent.cross_entropy(x, y, reduction="none", return_grad=True), tuple[Arr, Arr])
+assert_type(cxent.cross_entropy(x, y, return_grad=True, grad_out=np.empty((4, 3))), tuple[Sca, Arr])
+assert_type(cxent.nll_loss(x, y, return_grad=True, grad_out=np.empty((4, 3))), tuple[Sca, Arr])
 assert_type(cxent.cross_entropy(x, y, z_loss=1e-4, return_lse=True), tuple[Sca, Arr])
 assert_type(cxent.cross_entropy(x, y, softcap=30.0, focal_gamma=2.0, return_grad=True,
                                 return_lse=True), tuple[Sca, Arr, Arr])
