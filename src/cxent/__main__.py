@@ -44,6 +44,10 @@ def main(argv=None):
     b.add_argument("--json", dest="json_file", metavar="FILE", help="write the results as JSON")
     b.add_argument("--plot", dest="plot_file", metavar="FILE.png",
                    help="draw a bar chart (needs matplotlib)")
+    b.add_argument("--k-sweep", action="store_true",
+                   help="also cross-entropy + gradient at 4M elements for K = 2 .. 32,768")
+    b.add_argument("--isa", type=_isas, default=None, metavar="avx2,avx512",
+                   help="run the chosen kernel builds, each in a subprocess with CXENT_ISA set")
     args = parser.parse_args(argv)
 
     from . import _bench
@@ -69,9 +73,83 @@ def main(argv=None):
         unknown = set(ops or ()) - set(_bench.OPS)
         if unknown:
             parser.error(f"unknown operation(s) {sorted(unknown)}; choose from {_bench.OPS}")
+        if args.isa:
+            return _bench_builds(args, argv)
         _bench.bench(quick=args.quick, threads=args.threads, ops=ops, json_file=args.json_file,
-                     plot_file=args.plot_file)
+                     plot_file=args.plot_file, k_sweep=args.k_sweep)
     return 0
+
+
+def _isas(text):
+    from . import _isa
+
+    isas = [s.strip().lower() for s in text.split(",") if s.strip()]
+    bad = [s for s in isas if s not in ("baseline", "avx2", "avx512")]
+    if bad or not isas:
+        raise argparse.ArgumentTypeError(f"builds are baseline, avx2, avx512; got {text!r}")
+    missing = [s for s in isas if s not in _isa.available()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"{', '.join(missing)}: not available on this machine "
+                                         f"(available: {', '.join(_isa.available())})")
+    return isas
+
+
+def _bench_builds(args, argv):
+    """`bench --isa LIST`: the same benchmark once per build, each in a child process with
+    CXENT_ISA set (the build is chosen at import); --json / --plot get one file per build."""
+    import json
+    import os
+    import subprocess
+
+    rest, skip = [], False
+    for a in argv if argv is not None else sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a in ("--isa", "--json", "--plot"):
+            skip = True
+        elif not a.startswith(("--isa=", "--json=", "--plot=")):
+            rest.append(a)
+    reports = {}
+    for isa in args.isa:
+        child = list(rest)
+        tmp = f"{args.json_file or 'cxent-bench'}.{isa}.json"
+        child += ["--json", tmp]
+        if args.plot_file:
+            root, ext = os.path.splitext(args.plot_file)
+            child += ["--plot", f"{root}-{isa}{ext}"]
+        print(f"\n######## CXENT_ISA={isa}", flush=True)
+        rc = subprocess.run([sys.executable, "-m", "cxent", *child],
+                            env={**os.environ, "CXENT_ISA": isa}).returncode
+        if rc:
+            return rc
+        with open(tmp) as f:
+            reports[isa] = json.load(f)
+        if not args.json_file:
+            os.remove(tmp)
+    _print_builds(reports)
+    if args.json_file:
+        with open(args.json_file, "w") as f:
+            json.dump({"builds": reports}, f, indent=1)
+        print(f"wrote {args.json_file}")
+    return 0
+
+
+def _print_builds(reports):
+    """cxent's time per case and build side by side, and its ratio to the fastest peer."""
+    from . import _bench
+
+    isas = list(reports)
+    print("\n== builds side by side: cxent time (ratio = fastest peer / cxent)")
+    first = reports[isas[0]]["rows"]
+    for i, row in enumerate(first):
+        line = f"  {row['op']:21s} {row['n']:>9,} x {row['k']:<6,} {row['dtype']} t{row['threads']}"
+        for isa in isas:
+            r = reports[isa]["rows"][i]
+            t = r["seconds"]["cxent"]
+            peers = [v for k, v in r["seconds"].items() if k != "cxent"]
+            ratio = f" x{min(peers) / t:.2f}" if peers else ""
+            line += f" | {isa} {_bench._fmt_time(t)}{ratio}"
+        print(line)
 
 
 def _score_command(args):

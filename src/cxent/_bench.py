@@ -186,6 +186,31 @@ def make_case(n, k, dtype, seed=0):
     return x, y
 
 
+def cpu_name():
+    """The CPU's model name (Linux), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def exp_throughput(n=1 << 20):
+    """Elements per second of the selected build's vectorized exp, per dtype (one thread)."""
+    from ._isa import kernels
+
+    res = {}
+    for dt in (np.float32, np.float64):
+        x = np.linspace(-20.0, 20.0, n).astype(dt)
+        o = np.empty_like(x)
+        res[np.dtype(dt).name] = n / median_time(lambda x=x, o=o: kernels.exp_array(x, o),
+                                                 budget=0.3)
+    return res
+
+
 def bandwidth_gbs(nbytes=256 << 20):
     """Read+write bandwidth of one core: GB moved per second by a large copy."""
     a = np.ones(nbytes // 8)
@@ -240,17 +265,22 @@ def tour(out=print):
     out("\nMore: `python -m cxent bench` compares every operation; see README.md.")
 
 
-def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, out=print):
+def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, out=print,
+          k_sweep=False):
     """Median times and ratios of every operation against every installed peer."""
+    from ._isa import name as isa
+
     cases = QUICK_CASES if quick else CASES
     ops = ops or OPS
     row_ops = [op for op in ops if op in ROW_OPS]
     budget = 0.3 if quick else 1.0
     bw = bandwidth_gbs()
-    out(f"cxent {__version__} bench on {platform.machine()} "
-        f"({os.cpu_count()} CPUs), {platform.python_implementation()} "
+    exps = exp_throughput()
+    out(f"cxent {__version__} bench, {isa} build, on {cpu_name()} ({platform.machine()}, "
+        f"{os.cpu_count()} CPUs), {platform.python_implementation()} "
         f"{platform.python_version()}, numpy {np.__version__}")
-    out(f"measured read+write bandwidth (one core, large copy): {bw:.1f} GB/s\n")
+    out(f"measured read+write bandwidth (one core, large copy): {bw:.1f} GB/s; vectorized exp: "
+        + ", ".join(f"{v / 1e9:.2f} G/s {k}" for k, v in exps.items()) + "\n")
     rows = []
     for nt in threads:
         peers = {name: make(nt) for name, make in PEERS.items()}
@@ -271,23 +301,36 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 best = min(others, key=others.get) if others else None
                 moved = nbytes if op in ("cross_entropy+grad", "ce+zloss+softcap+grad",
                                          "softmax", "log_softmax") else x.nbytes
+                moved += y.nbytes if "cross_entropy" in op or op.startswith("ce+") else 0
                 gbs = moved / base / 1e9
-                line = f"  {op:19s} cxent {_fmt_time(base)} ({gbs:5.1f} GB/s)"
+                line = (f"  {op:19s} cxent {_fmt_time(base)} ({gbs:5.1f} GB/s, "
+                        f"{100 * gbs / bw:3.0f} % of copy)")
+                row = {"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt, "op": op,
+                       "isa": isa, "seconds": res, "cxent_gbs": gbs, "copy_fraction": gbs / bw}
+                if op == "cross_entropy+grad":  # the gradient into a reused buffer
+                    buf = np.empty_like(x)
+                    t_buf = median_time(lambda x=x, y=y, buf=buf, nt=nt: _losses.cross_entropy(
+                        x, y, return_grad=True, grad_out=buf, n_threads=nt), min_repeat=3,
+                        budget=budget)
+                    row["grad_out_seconds"] = t_buf
+                    line += (f" | grad_out= {_fmt_time(t_buf).strip()} "
+                             f"({100 * moved / t_buf / 1e9 / bw:.0f} % of copy)")
                 for name, t in others.items():
                     line += f" | {name} x{t / base:.2f}"
                 if best:
                     line += f" | best peer {best} x{others[best] / base:.2f}"
                 out(line)
-                rows.append({"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt,
-                             "op": op, "seconds": res, "cxent_gbs": gbs})
+                rows.append(row)
+    sweep = run_k_sweep(quick, threads, out) if k_sweep else []
     linear = bench_linear(quick, threads, out) if "linear_cross_entropy" in ops else []
     steps = []
     if "torch" in ops:
         from ._bench_torch import bench_torch
 
         steps = bench_torch(quick, threads, out)
-    report = {"bandwidth_gbs": bw, "machine": platform.machine(), "cpus": os.cpu_count(),
-              "numpy": np.__version__, "cxent": __version__, "rows": rows,
+    report = {"bandwidth_gbs": bw, "exp_per_second": exps, "isa": isa, "cpu": cpu_name(),
+              "machine": platform.machine(), "cpus": os.cpu_count(), "numpy": np.__version__,
+              "cxent": __version__, "rows": rows, "k_sweep": sweep,
               "linear_cross_entropy": linear, "torch_steps": steps}
     if json_file:
         with open(json_file, "w") as f:
@@ -295,7 +338,84 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
         out(f"\nwrote {json_file}")
     if plot_file:
         _plot(report, plot_file, out)
+        if sweep:
+            root, ext = os.path.splitext(plot_file)
+            _plot_sweep(sweep, f"{root}-ksweep{ext}", isa, out)
     return report
+
+
+SWEEP_ELEMENTS = 1 << 22
+SWEEP_K = [2, 4, 8, 16, 17, 20, 24, 32, 48, 64, 100, 256, 1_000, 4_096, 32_768]
+SWEEP_PEERS = ("torch", "sklearn", "numpy")
+
+
+def run_k_sweep(quick, threads, out=print):
+    """Cross-entropy forward + gradient at a fixed number of elements (4M; N = 4M / K) for K from
+    2 to 32,768, both dtypes: cxent's ns per element (new gradient and grad_out=) and the ratios
+    against PyTorch, scikit-learn and NumPy in the same run."""
+    budget = 0.2 if quick else 0.5
+    rows = []
+    for nt in threads:
+        peers = {name: PEERS[name](nt) for name in ("cxent", *SWEEP_PEERS)}
+        peers = {k: v for k, v in peers.items() if v is not None}
+        for dt in (np.float32, np.float64):
+            name = np.dtype(dt).name
+            out(f"\n== K sweep: cross-entropy forward + gradient, {SWEEP_ELEMENTS:,} {name} "
+                f"elements (N = elements / K), n_threads={nt}; ns per element, ratio = peer "
+                f"time / cxent time")
+            out(f"  {'K':>6s} {'cxent':>7s} {'grad_out':>8s} "
+                + " ".join(f"{p:>8s}" for p in peers if p != "cxent"))
+            for k in SWEEP_K:
+                x, y = make_case(SWEEP_ELEMENTS // k, k, dt)
+                buf = np.empty_like(x)
+                res = {p: median_time(lambda f=ops["cross_entropy+grad"], x=x, y=y: f(x, y),
+                                      min_repeat=3, budget=budget) for p, ops in peers.items()}
+                res["cxent grad_out"] = median_time(
+                    lambda x=x, y=y, buf=buf, nt=nt: _losses.cross_entropy(
+                        x, y, return_grad=True, grad_out=buf, n_threads=nt),
+                    min_repeat=3, budget=budget)
+                base = res["cxent"]
+                out(f"  {k:6d} {base / x.size * 1e9:7.2f} "
+                    f"{res['cxent grad_out'] / x.size * 1e9:8.2f} "
+                    + " ".join(f"{'x' + format(res[p] / base, '.2f'):>8s}" for p in peers
+                               if p != "cxent"))
+                rows.append({"k": k, "n": x.shape[0], "dtype": name, "threads": nt,
+                             "seconds": res, "ns_per_element": base / x.size * 1e9})
+    return rows
+
+
+def _plot_sweep(rows, path, isa, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        out("matplotlib is not installed: no plot")
+        return
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for (dt, nt), style in zip(sorted({(r["dtype"], r["threads"]) for r in rows}),
+                               ["-o", "-s", "--o", "--s"] * 4, strict=False):
+        sel = [r for r in rows if r["dtype"] == dt and r["threads"] == nt]
+        ks = [r["k"] for r in sel]
+        a1.plot(ks, [r["ns_per_element"] for r in sel], style, label=f"cxent {dt} t{nt}")
+        for peer in SWEEP_PEERS:
+            if peer in sel[0]["seconds"]:
+                a2.plot(ks, [r["seconds"][peer] / r["seconds"]["cxent"] for r in sel], style,
+                        label=f"{peer} {dt} t{nt}", ms=3)
+    for a in (a1, a2):
+        a.set_xscale("log", base=2)
+        a.set_xlabel("classes K")
+        a.legend(fontsize=7)
+    a1.set_ylabel("ns per element")
+    a1.set_title(f"cxent ({isa} build), forward + gradient")
+    a2.set_ylabel("peer time / cxent time")
+    a2.set_yscale("log")
+    a2.axhline(3.0, color="k", lw=0.5, ls=":")
+    a2.set_title("ratios against the peers (dotted: 3x)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    out(f"wrote {path}")
 
 
 def bench_linear(quick, threads, out=print):
