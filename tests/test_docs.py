@@ -41,14 +41,28 @@ def test_public_names():
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", cxent.__version__)
 
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+GUIDE = [p for p in sorted((ROOT / "docs" / "guide").glob("*.md")) if "```python" in p.read_text()]
 
 
 @pytest.mark.skipif(not README.exists(), reason="README.md is not beside the tests")
 def test_readme_python_examples_run():
-    text = README.read_text()
+    _run_python_blocks(README)
+
+
+@pytest.mark.skipif(not GUIDE, reason="docs/ is not beside the tests")
+@pytest.mark.parametrize("page", GUIDE, ids=[p.stem for p in GUIDE])
+def test_user_guide_examples_run(page):
+    """The user guide's ```python blocks are doctests (the site shows them as they run here)."""
+    _run_python_blocks(page)
+
+
+def _run_python_blocks(path):
+    text = path.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks
+    globs = {"np": np, "cxent": cxent}  # a page's blocks run in order, in one namespace
     for block in blocks:
         needs = re.findall(r"^>>> import (?:\w+(?:\.\w+)* as \w+, )*(dask|sklearn|torch)\b", block,
                            flags=re.M)
@@ -56,7 +70,8 @@ def test_readme_python_examples_run():
             continue  # an optional dependency that is not installed
         if ">>>" in block:
             parser = doctest.DocTestParser()
-            test = parser.get_doctest(block, {"np": np, "cxent": cxent}, "README", "README", 0)
+            test = parser.get_doctest(block, globs, path.name, path.name, 0)
             runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-            runner.run(test)
+            runner.run(test, clear_globs=False)
+            globs = test.globs  # DocTest runs on a copy
             assert runner.failures == 0, block
