@@ -153,6 +153,15 @@ CX_TILE_ROWSUM(float, f)
             double wsum, const double *sc, double zl, const double *lse, ptrdiff_t K,        \
             double *val, double *coef, double *smooth, double *gy) {                          \
         double sm = eps / (double)K;                                                          \
+        double xy[CX_TILE], ey[CX_TILE], wy[CX_TILE];                                         \
+        /* the label's entries first, by a plain loop: GCC does not vectorize a gather of     \
+           floats by 64-bit index, and would leave the whole lane loop scalar */              \
+        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
+            ptrdiff_t y = lab[r] >= 0 ? lab[r] : 0;                                           \
+            xy[r] = (double)xt[y * CX_TILE + r] - (double)sh[r];                              \
+            ey[r] = (double)et[y * CX_TILE + r];                                              \
+            wy[r] = (double)w[y * sw];                                                        \
+        }                                                                                     \
         if (zl == 0.0) {                                                                      \
             CX_PRAGMA(omp simd)                                                               \
             for (ptrdiff_t r = 0; r < n; r++) CX_TILE_LABEL_LANE(T, 0)                        \
@@ -163,19 +172,15 @@ CX_TILE_ROWSUM(float, f)
     }
 #define CX_TILE_LABEL_LANE(T, ZLOSS)                                                          \
     {                                                                                         \
-        ptrdiff_t y = lab[r];                                                                 \
-        int ok = y >= 0;                                                                      \
-        ptrdiff_t i = (ok ? y : 0) * CX_TILE + r;                                             \
+        int ok = lab[r] >= 0;                                                                 \
         cx_rowsum q;                                                                          \
         q.shift = (double)sh[r];                                                              \
         q.rest = rest[r];                                                                     \
         q.total = tot[r];                                                                     \
         q.log_total = logt[r];                                                                \
-        double ey = (double)et[i];                                                            \
-        cx_label_terms_t o = cx_label_terms((double)xt[i] - (double)sh[r], ey,                \
-                                            (double)w[(ok ? y : 0) * sw], dot[r], q, eps, sm, \
-                                            wsum, sc[r]);                                     \
-        if (ZLOSS) o = cx_label_zloss(o, ey, q, sc[r], zl, lse[r]);                           \
+        cx_label_terms_t o = cx_label_terms(xy[r], ey[r], wy[r], dot[r], q, eps, sm, wsum,    \
+                                            sc[r]);                                           \
+        if (ZLOSS) o = cx_label_zloss(o, ey[r], q, sc[r], zl, lse[r]);                        \
         val[r] = ok ? o.loss : 0.0;                                                           \
         coef[r] = ok ? o.coef : 0.0;                                                          \
         smooth[r] = o.smooth;                                                                 \
