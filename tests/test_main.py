@@ -58,8 +58,30 @@ def test_quick_bench_json(tmp_path):
     assert all(r["seconds"]["cxent"] > 0 for r in rep["rows"])
 
 
+def test_bench_per_build_and_k_sweep(tmp_path):
+    """--isa runs the benchmark in a child process per build; --k-sweep adds the K table."""
+    out = _run("bench", "--quick", "--ops", "cross_entropy+grad", "--isa", "baseline",
+               "--k-sweep", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert "######## CXENT_ISA=baseline" in out
+    assert "baseline build" in out and "K sweep" in out and "% of copy" in out
+    assert "builds side by side" in out
+    import json
+
+    rep = json.loads((tmp_path / "b.json").read_text())["builds"]["baseline"]
+    assert rep["isa"] == "baseline"
+    assert all(r["grad_out_seconds"] > 0 for r in rep["rows"])
+    assert {(r["k"], r["dtype"]) for r in rep["k_sweep"]} == {
+        (k, d) for k in (2, 16, 17, 100, 1000) for d in ("float32", "float64")}
+    assert all(r["ns_per_element"] > 0 for r in rep["k_sweep"])
+    assert not list(tmp_path.glob("cxent-bench.*.json"))  # the children's files are merged
+
+
 def test_bad_command_line():
     res = subprocess.run([sys.executable, "-m", "cxent", "bench", "--ops", "nope"],
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert "unknown operation" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "cxent", "bench", "--isa", "sse9"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "builds are baseline, avx2, avx512" in res.stderr
