@@ -96,10 +96,12 @@ def _isas(text):
 
 def _bench_builds(args, argv):
     """`bench --isa LIST`: the same benchmark once per build, each in a child process with
-    CXENT_ISA set (the build is chosen at import); --json / --plot get one file per build."""
+    CXENT_ISA set (the build is chosen at import); --json writes one file holding every build's
+    report, --plot one figure per build."""
     import json
     import os
     import subprocess
+    import tempfile
 
     rest, skip = [], False
     for a in argv if argv is not None else sys.argv[1:]:
@@ -110,22 +112,20 @@ def _bench_builds(args, argv):
         elif not a.startswith(("--isa=", "--json=", "--plot=")):
             rest.append(a)
     reports = {}
-    for isa in args.isa:
-        child = list(rest)
-        tmp = f"{args.json_file or 'cxent-bench'}.{isa}.json"
-        child += ["--json", tmp]
-        if args.plot_file:
-            root, ext = os.path.splitext(args.plot_file)
-            child += ["--plot", f"{root}-{isa}{ext}"]
-        print(f"\n######## CXENT_ISA={isa}", flush=True)
-        rc = subprocess.run([sys.executable, "-m", "cxent", *child],
-                            env={**os.environ, "CXENT_ISA": isa}).returncode
-        if rc:
-            return rc
-        with open(tmp) as f:
-            reports[isa] = json.load(f)
-        if not args.json_file:
-            os.remove(tmp)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for isa in args.isa:
+            tmp = os.path.join(tmpdir, f"{isa}.json")
+            child = [*rest, "--json", tmp]
+            if args.plot_file:
+                root, ext = os.path.splitext(args.plot_file)
+                child += ["--plot", f"{root}-{isa}{ext}"]
+            print(f"\n######## CXENT_ISA={isa}", flush=True)
+            rc = subprocess.run([sys.executable, "-m", "cxent", *child],
+                                env={**os.environ, "CXENT_ISA": isa}).returncode
+            if rc:
+                return rc
+            with open(tmp) as f:
+                reports[isa] = json.load(f)
     _print_builds(reports)
     if args.json_file:
         with open(args.json_file, "w") as f:

@@ -211,6 +211,15 @@ def exp_throughput(n=1 << 20):
     return res
 
 
+def grad_out_time(x, y, n_threads, budget):
+    """Median time of cxent's cross-entropy with the gradient written into one reused buffer
+    (``grad_out=``), as a training loop calls it."""
+    buf = np.empty_like(x)
+    return median_time(lambda: _losses.cross_entropy(x, y, return_grad=True, grad_out=buf,
+                                                      n_threads=n_threads),
+                       min_repeat=3, budget=budget)
+
+
 def bandwidth_gbs(nbytes=256 << 20):
     """Read+write bandwidth of one core: GB moved per second by a large copy."""
     a = np.ones(nbytes // 8)
@@ -308,10 +317,7 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 row = {"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt, "op": op,
                        "isa": isa, "seconds": res, "cxent_gbs": gbs, "copy_fraction": gbs / bw}
                 if op == "cross_entropy+grad":  # the gradient into a reused buffer
-                    buf = np.empty_like(x)
-                    t_buf = median_time(lambda x=x, y=y, buf=buf, nt=nt: _losses.cross_entropy(
-                        x, y, return_grad=True, grad_out=buf, n_threads=nt), min_repeat=3,
-                        budget=budget)
+                    t_buf = grad_out_time(x, y, nt, budget)
                     row["grad_out_seconds"] = t_buf
                     line += (f" | grad_out= {_fmt_time(t_buf).strip()} "
                              f"({100 * moved / t_buf / 1e9 / bw:.0f} % of copy)")
@@ -371,13 +377,9 @@ def run_k_sweep(quick, threads, out=print):
                 + " ".join(f"{p:>8s}" for p in peers if p != "cxent"))
             for k in ks:
                 x, y = make_case(elements // k, k, dt)
-                buf = np.empty_like(x)
                 res = {p: median_time(lambda f=ops["cross_entropy+grad"], x=x, y=y: f(x, y),
                                       min_repeat=3, budget=budget) for p, ops in peers.items()}
-                res["cxent grad_out"] = median_time(
-                    lambda x=x, y=y, buf=buf, nt=nt: _losses.cross_entropy(
-                        x, y, return_grad=True, grad_out=buf, n_threads=nt),
-                    min_repeat=3, budget=budget)
+                res["cxent grad_out"] = grad_out_time(x, y, nt, budget)
                 base = res["cxent"]
                 out(f"  {k:6d} {base / x.size * 1e9:7.2f} "
                     f"{res['cxent grad_out'] / x.size * 1e9:8.2f} "
