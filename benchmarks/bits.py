@@ -14,7 +14,7 @@ ulps of itself and still by less than one of the array).
 benchmarks/bits-{baseline,avx2,avx512}.json hold the records of this repository's last
 recorded state (GCC 12 on Debian 12, NumPy 2.4).
 
-Every public function, both dtypes, the small-K tile path (K <= 16) and the row path, every
+Every public function, both dtypes, the small-K tile path (K <= 32) and the row path, every
 option (weights, ignore_index inside and outside [0, K), label smoothing, the reductions,
 probability targets, strided and transposed layouts, the fast path of small calls). Each result
 is stored as the SHA-256 of its bytes, dtype and shape; a record is specific to one instruction-set

@@ -112,33 +112,37 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     cdef double v, wk, rwv
     cdef RowSum q
     cdef Tile t
-    # the fields the offset loop reads, as locals: its stores through the tile's scratch
+    # the fields the label loop reads, as locals: its stores through the tile's scratch
     # pointers could alias *a, and the compiler would reload them for every row
-    cdef Str3 sx = a.sx, sg = a.sg
-    cdef Str2 sl = a.sl, slse = a.slse, srw = a.srw, sy = a.sy
     cdef const int64_t* ys = a.y
     cdef const double* rws = a.rw
     cdef int64_t ignore = a.ignore, yv
     cdef double scale = a.scale
+    cdef Py_ssize_t counted
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
         et = <floating*> t.et
         xt = <floating*> t.xt
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
+            _offsets(a.sx.a, a.sx.b, p, t.n, t.ox)
+            _offsets(a.sg.a, a.sg.b, p, t.n, t.og)
+            _offsets(a.sl.a, a.sl.b, p, t.n, t.oo)
+            _offsets(a.slse.a, a.slse.b, p, t.n, t.ot)
+            _offsets(a.srw.a, a.srw.b, p, t.n, t.lab)  # the sample weights' offsets, then
+            for r in range(t.n):                       # the labels' (t.lab is scratch here)
+                t.rw[r] = rws[t.lab[r]] if rws != NULL else 1.0
+            _offsets(a.sy.a, a.sy.b, p, t.n, t.lab)
+            counted = 0
             for r in range(t.n):
-                t.ox[r] = _at3(sx, p)
-                t.og[r] = _at3(sg, p)
-                t.oo[r] = _at2(sl, p)
-                t.ot[r] = _at2(slse, p)
-                t.rw[r] = rws[_at2(srw, p)] if rws != NULL else 1.0
-                yv = ys[_at2(sy, p)]
+                yv = ys[t.lab[r]]
                 state = _label_state(yv, K, ignore, t.rw[r])
                 if state == -2 and out.first_bad < 0:
                     out.first_bad = r0 + r
-                out.counted += state >= 0
+                counted += state >= 0
                 t.lab[r] = <Py_ssize_t> yv if state == 1 else -1
                 t.sc[r] = scale * t.rw[r]
-                _next(&p)
+            out.counted += counted
+            p = _ahead(p, t.n)
             _tile_load(&t, x, K, a.cap)
             if lse != NULL:
                 for r in range(t.n):

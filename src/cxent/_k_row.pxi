@@ -78,7 +78,7 @@ cdef inline double _sum_exp_rest(const floating* x, Py_ssize_t K, Py_ssize_t s, 
             return cx_sumexp_rest_f(x, K, m, e, count)
         else:
             return cx_sumexp_rest_d(x, K, m, e, count)
-    for k in range(K):  # strided: k by k, as the contiguous path does for K <= 16
+    for k in range(K):  # strided: k by k, as the contiguous path does for K <= CX_SMALL_K
         v = _expm(x[k * s], m)
         if e != NULL:
             e[k * se] = v
@@ -219,7 +219,7 @@ cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
 # output tile is copied back transposed.  The arithmetic is the row path's (_rows.h).
 
 cdef enum:
-    _SMALL_K = 16
+    _SMALL_K = CX_SMALL_K  # 32 (_simd.h: also where the row path's sums go element by element)
     _TILE = CX_TILE
 
 # The largest K that takes the tile path; 0 sends every row down the row path (for tests).

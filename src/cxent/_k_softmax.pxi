@@ -150,17 +150,11 @@ cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
 
 
 cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept nogil:
-    # the strides as locals: the stores below could alias *a and *p
-    cdef Str3 sx = a.sx, so = a.so
-    cdef Str2 sl = a.sl
-    cdef Pos q = p[0]
-    cdef Py_ssize_t r
-    for r in range(t.n):
-        t.ox[r] = _at3(sx, q)
-        t.og[r] = _at3(so, q)
-        t.oo[r] = _at2(sl, q)
-        _next(&q)
-    p[0] = q
+    # the offsets of the tile's rows, and p moved past them
+    _offsets(a.sx.a, a.sx.b, p[0], t.n, t.ox)
+    _offsets(a.so.a, a.so.b, p[0], t.n, t.og)
+    _offsets(a.sl.a, a.sl.b, p[0], t.n, t.oo)
+    p[0] = _ahead(p[0], t.n)
 
 
 cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,

@@ -80,22 +80,21 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
     cdef double v, rwv
     cdef RowSum q
     cdef Tile tl
-    cdef Str3 sx = a.sx, st = a.st, sg = a.sg
-    cdef Str2 sl = a.sl, slse = a.slse, srw = a.srw
     cdef const double* rws = a.rw
     if _tiles(K, a.sx.k, &tl, sizeof(floating)):
         # the normalisers of a tile of rows, then each row with the row path's formula
         xt = <floating*> tl.xt
         while r0 < r1:
             tl.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            for r in range(tl.n):  # (the fields as locals: see _cross_entropy_body)
-                tl.ox[r] = _at3(sx, p)
-                tl.ot[r] = _at3(st, p)
-                tl.og[r] = _at3(sg, p)
-                tl.oo[r] = _at2(sl, p)
-                tl.lab[r] = _at2(slse, p)
-                tl.rw[r] = rws[_at2(srw, p)] if rws != NULL else 1.0
-                _next(&p)
+            _offsets(a.sx.a, a.sx.b, p, tl.n, tl.ox)
+            _offsets(a.st.a, a.st.b, p, tl.n, tl.ot)
+            _offsets(a.sg.a, a.sg.b, p, tl.n, tl.og)
+            _offsets(a.sl.a, a.sl.b, p, tl.n, tl.oo)
+            _offsets(a.srw.a, a.srw.b, p, tl.n, tl.lab)  # the sample weights' offsets first
+            for r in range(tl.n):
+                tl.rw[r] = rws[tl.lab[r]] if rws != NULL else 1.0
+            _offsets(a.slse.a, a.slse.b, p, tl.n, tl.lab)
+            p = _ahead(p, tl.n)
             _tile_load(&tl, x, K, a.cap)
             for r in range(tl.n):
                 q = _tile_rowsum(&tl, <floating*> tl.sh, r)

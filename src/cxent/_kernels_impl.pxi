@@ -30,7 +30,7 @@ arguments, ``None`` for an array the call does not have.  The code reads top-dow
   ``_k_info.pxi`` (entropy, KL, cross-entropy of distributions).
 * The per-row formulas are C inline functions of ``_rows.h`` (normaliser, the loss of a label
   and its gradient coefficients) and ``_simd.h`` (exp, log1p, products, reductions), called with
-  the same operands by the row path and by the small-K tile path (K <= 16: rows transposed so
+  the same operands by the row path and by the small-K tile path (K <= 32: rows transposed so
   that one vector lane holds one row), so both give the same bits.
 
 Numerics
@@ -87,6 +87,7 @@ cdef extern from "_simd.h" nogil:
     void cx_logsub_lanes_f(const float* x, float* o, const float* m, const double* c,
                            Py_ssize_t n)
     enum: CX_TILE
+    enum: CX_SMALL_K
     void cx_tile_gather_d(const double* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
                           double* tile)
     void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,

@@ -2,7 +2,7 @@
  * the row path (one row at a time, the classes along a vector) and the small-K tile path (up to
  * CX_TILE rows at a time, transposed so that one vector lane holds one row).  Both call the same
  * inline functions below with the same operands, so they give the same bits (tests/test_kernels.py
- * checks it for every operation and option at K <= 16).
+ * checks it for every operation and option at K <= 32).
  *
  *   cx_rowsum_finish   the normaliser of a row from its maximum, sum of the other terms and count
  *   cx_label_terms     the loss of one class index and the coefficients of its gradient
@@ -107,8 +107,10 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
         for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
             T m[16], s[16];                                                                   \
             double acc[16], cnt[16];                                                          \
+            /* the sums start at -0.0, which adds like 0.0 (every term is +0.0 or more) but is \
+               not a byte pattern: GCC turns a loop storing 0.0 into memset (rep stos) */      \
             CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = 0.0; cnt[j] = 0.0; }     \
+            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = -0.0; cnt[j] = -0.0; }   \
             for (ptrdiff_t k = 0; k < K; k++) {                                               \
                 const T *c = xt + k * CX_TILE + r0;                                           \
                 CX_PRAGMA(omp simd)                                                           \

@@ -250,8 +250,9 @@ CX_INLINE double cx_log1p_d(double u) {
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
    instruction set.  The last partial block of a row of more than 16 is taken as the row's last 16
    elements with the lanes already done masked out (a padded copy costs more: its scalar
-   stores do not forward to the vector load); rows of at most 16 go element by element, in the
-   order of the small-K tiles (_rows.h), so that both paths give the same bits. */
+   stores do not forward to the vector load); rows of at most CX_SMALL_K go element by element,
+   in the order of the small-K tiles (_rows.h), so that both paths give the same bits. */
+#define CX_SMALL_K 32
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -265,7 +266,7 @@ CX_INLINE double cx_log1p_d(double u) {
     CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n) {                                       \
         T l[16];                                                                              \
         ptrdiff_t k0 = 0;                                                                     \
-        if (n <= 16) {                                                                        \
+        if (n <= CX_SMALL_K) {                                                                \
             T m = -INFINITY;                                                                  \
             for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
             return m;                                                                         \
@@ -336,12 +337,12 @@ CX_ROW_MAX(float, f)
         ptrdiff_t k0 = 0;                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
-        if (n > 16 && e) {                                                                    \
+        if (n > CX_SMALL_K && e) {                                                            \
             BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;)                      \
-        } else if (n > 16) {                                                                  \
+        } else if (n > CX_SMALL_K) {                                                          \
             BODY(, , )                                                                        \
         }                                                                                     \
-        if (k0 < n && n > 16) {                                                               \
+        if (k0 < n && n > CX_SMALL_K) {                                                       \
             /* the last 16 elements again, counting only the n - k0 not done yet */           \
             const T *xl = x + n - 16;                                                         \
             ptrdiff_t done = 16 - (n - k0);                                                   \
@@ -368,7 +369,7 @@ CX_ROW_MAX(float, f)
             }                                                                                 \
             k0 = n;                                                                           \
         }                                                                                     \
-        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most 16 */                      \
+        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K */              \
             T v_ = EXPM(x[k], m);                                                             \
             int c_ = x[k] == m;                                                               \
             if (e) e[k] = v_;                                                                 \
@@ -462,9 +463,18 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
 
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
    element), for rows with unit element stride at offsets off[r].  With K a compile-time constant
-   (one case per K up to 16) the copies run near memory speed; a runtime K leaves the compiler
-   a loop it vectorizes badly.  Tiles of 32 rows: measured faster than 64 or 128, on par with 16. */
+   (one case per K up to CX_SMALL_K) the copies run near memory speed; a runtime K leaves the
+   compiler a loop it vectorizes badly.  Tiles of 32 rows: measured faster than 64 or 128, on par with 16. */
 #define CX_TILE 32
+
+/* whether the rows at offsets off[0..n) follow each other in memory, K elements apart (rows of
+   a C-contiguous array): then the copies below read and write one contiguous block, and the
+   compiler turns them into vector loads and shuffles */
+CX_INLINE int cx_tile_run(const ptrdiff_t *off, ptrdiff_t n, ptrdiff_t K) {
+    int run = 1;
+    for (ptrdiff_t r = 1; r < n; r++) run &= off[r] - off[r - 1] == K;
+    return run;
+}
 #define CX_TILE_COPIES(T, SUF)                                                                \
     CX_INLINE void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,       \
                                         ptrdiff_t K, T *tile) {                               \
@@ -486,16 +496,29 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
     }
 #define CX_GATHER_CASE(KK)                                                                    \
     case KK:                                                                                  \
+        if (cx_tile_run(off, n, KK)) {                                                        \
+            ptrdiff_t o0 = off[0];                                                            \
+            for (ptrdiff_t r = 0; r < n; r++)                                                 \
+                for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[o0 + r * KK + k];      \
+            return;                                                                           \
+        }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
             for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[off[r] + k];               \
         return;
 #define CX_SCATTER_CASE(KK)                                                                   \
     case KK:                                                                                  \
+        if (cx_tile_run(off, n, KK)) {                                                        \
+            ptrdiff_t o0 = off[0];                                                            \
+            for (ptrdiff_t r = 0; r < n; r++)                                                 \
+                for (int k = 0; k < KK; k++) g[o0 + r * KK + k] = tile[k * CX_TILE + r];      \
+            return;                                                                           \
+        }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
             for (int k = 0; k < KK; k++) g[off[r] + k] = tile[k * CX_TILE + r];               \
         return;
 #define CX_TILE_CASES(C) C(1) C(2) C(3) C(4) C(5) C(6) C(7) C(8) C(9) C(10) C(11) C(12)      \
-    C(13) C(14) C(15) C(16)
+    C(13) C(14) C(15) C(16) C(17) C(18) C(19) C(20) C(21) C(22) C(23) C(24) C(25) C(26) C(27)  \
+    C(28) C(29) C(30) C(31) C(32)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
