@@ -140,21 +140,22 @@ cdef inline Pos _ahead(Pos p, Py_ssize_t n) noexcept nogil:
     return _pos(p.a * p.B + p.b + n, p.B)
 
 
-cdef inline void _offsets(Py_ssize_t sa, Py_ssize_t sb, Pos p, Py_ssize_t n,
+cdef inline bint _offsets(Py_ssize_t sa, Py_ssize_t sb, Pos p, Py_ssize_t n,
                           Py_ssize_t* o) noexcept nogil:
-    # o[r] <- the offset of the row r after p, r in [0, n), in an array with row strides (sa, sb):
-    # o[0] + r sb while the rows stay in one a (always for C-ordered input, where A = 1), by
-    # additions (a loop the compiler vectorizes: AVX2 has no 64-bit multiply); row by row where
-    # they cross into the next a
+    # o[r] <- the offset of the row r after p, r in [0, n), in an array with row strides (sa, sb),
+    # and whether they are a run o[0] + r sb: while the rows stay in one a (always for C-ordered
+    # input, where A = 1), by additions, not a multiplication per row; row by row where they
+    # cross into the next a
     cdef Py_ssize_t r, v = p.a * sa + p.b * sb
     if p.b + n <= p.B:
         for r in range(n):
             o[r] = v
             v += sb
-        return
+        return True
     for r in range(n):
         o[r] = p.a * sa + p.b * sb
         _next(&p)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

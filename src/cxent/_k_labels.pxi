@@ -124,8 +124,8 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
         xt = <floating*> t.xt
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            _offsets(a.sx.a, a.sx.b, p, t.n, t.ox)
-            _offsets(a.sg.a, a.sg.b, p, t.n, t.og)
+            t.xrun = _offsets(a.sx.a, a.sx.b, p, t.n, t.ox) and a.sx.b == K
+            t.grun = _offsets(a.sg.a, a.sg.b, p, t.n, t.og) and a.sg.b == K
             _offsets(a.sl.a, a.sl.b, p, t.n, t.oo)
             _offsets(a.slse.a, a.slse.b, p, t.n, t.ot)
             _offsets(a.srw.a, a.srw.b, p, t.n, t.lab)  # the sample weights' offsets, then

@@ -257,6 +257,7 @@ ctypedef struct Tile:
     Py_ssize_t* ot
     Py_ssize_t* oo      # row offsets in the per-row output
     Py_ssize_t n        # rows in the current tile
+    bint xrun, grun     # its rows follow each other K elements apart in x / in the output
 
 
 cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcept nogil:
@@ -277,6 +278,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
     t.lse = d + 10 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
+    t.xrun = t.grun = False
     return True
 
 
@@ -294,9 +296,9 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
     cdef const floating* sh = <const floating*> t.sh
     cdef Py_ssize_t r, k
     if floating is float:
-        cx_tile_gather_f(x, t.ox, t.n, K, xt)
+        cx_tile_gather_f(x, t.ox, t.n, K, xt, t.xrun)
     else:
-        cx_tile_gather_d(x, t.ox, t.n, K, xt)
+        cx_tile_gather_d(x, t.ox, t.n, K, xt, t.xrun)
     if cap != 0:
         for k in range(K):
             _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)
@@ -316,9 +318,9 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
     cdef Py_ssize_t r, k
     if sk == 1:
         if floating is float:
-            cx_tile_scatter_f(et, t.n, K, g, t.og)
+            cx_tile_scatter_f(et, t.n, K, g, t.og, t.grun)
         else:
-            cx_tile_scatter_d(et, t.n, K, g, t.og)
+            cx_tile_scatter_d(et, t.n, K, g, t.og, t.grun)
         return
     for r in range(t.n):
         grow = g + t.og[r]

@@ -151,8 +151,8 @@ cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
 
 cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept nogil:
     # the offsets of the tile's rows, and p moved past them
-    _offsets(a.sx.a, a.sx.b, p[0], t.n, t.ox)
-    _offsets(a.so.a, a.so.b, p[0], t.n, t.og)
+    t.xrun = _offsets(a.sx.a, a.sx.b, p[0], t.n, t.ox) and a.sx.b == a.K
+    t.grun = _offsets(a.so.a, a.so.b, p[0], t.n, t.og) and a.so.b == a.K
     _offsets(a.sl.a, a.sl.b, p[0], t.n, t.oo)
     p[0] = _ahead(p[0], t.n)
 

@@ -89,13 +89,13 @@ cdef extern from "_simd.h" nogil:
     enum: CX_TILE
     enum: CX_SMALL_K
     void cx_tile_gather_d(const double* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
-                          double* tile)
+                          double* tile, bint run)
     void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
-                          float* tile)
+                          float* tile, bint run)
     void cx_tile_scatter_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
-                           const Py_ssize_t* off)
+                           const Py_ssize_t* off, bint run)
     void cx_tile_scatter_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
-                           const Py_ssize_t* off)
+                           const Py_ssize_t* off, bint run)
 
 cdef extern from "_rows.h" nogil:
     ctypedef struct RowSum "cx_rowsum":

@@ -462,22 +462,18 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
 }
 
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
-   element), for rows with unit element stride at offsets off[r].  With K a compile-time constant
+   element), for rows with unit element stride at offsets off[r]; run says that they follow each
+   other K elements apart (rows of a C-contiguous array): then the copy reads or writes one
+   block, which the compiler turns into vector loads and shuffles.  With K a compile-time constant
    (one case per K up to CX_SMALL_K) the copies run near memory speed; a runtime K leaves the
-   compiler a loop it vectorizes badly.  Tiles of 32 rows: measured faster than 64 or 128, on par with 16. */
+   compiler a loop it vectorizes badly.  Not forced inline: one copy of the 2 x 32 cases per
+   module, not one in every kernel (a call per tile costs nothing; the build time does).  Tiles
+   of 32 rows: measured faster than 64 or 128, on par with 16. */
 #define CX_TILE 32
 
-/* whether the rows at offsets off[0..n) follow each other in memory, K elements apart (rows of
-   a C-contiguous array): then the copies below read and write one contiguous block, and the
-   compiler turns them into vector loads and shuffles */
-CX_INLINE int cx_tile_run(const ptrdiff_t *off, ptrdiff_t n, ptrdiff_t K) {
-    int run = 1;
-    for (ptrdiff_t r = 1; r < n; r++) run &= off[r] - off[r - 1] == K;
-    return run;
-}
 #define CX_TILE_COPIES(T, SUF)                                                                \
-    CX_INLINE void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,       \
-                                        ptrdiff_t K, T *tile) {                               \
+    static void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,           \
+                                     ptrdiff_t K, T *tile, int run) {                         \
         switch (K) {                                                                          \
             CX_TILE_CASES(CX_GATHER_CASE)                                                     \
             default:                                                                          \
@@ -485,8 +481,8 @@ CX_INLINE int cx_tile_run(const ptrdiff_t *off, ptrdiff_t n, ptrdiff_t K) {
                     for (ptrdiff_t k = 0; k < K; k++) tile[k * CX_TILE + r] = x[off[r] + k];  \
         }                                                                                     \
     }                                                                                         \
-    CX_INLINE void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,     \
-                                         const ptrdiff_t *off) {                              \
+    static void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,          \
+                                      const ptrdiff_t *off, int run) {                        \
         switch (K) {                                                                          \
             CX_TILE_CASES(CX_SCATTER_CASE)                                                    \
             default:                                                                          \
@@ -496,7 +492,7 @@ CX_INLINE int cx_tile_run(const ptrdiff_t *off, ptrdiff_t n, ptrdiff_t K) {
     }
 #define CX_GATHER_CASE(KK)                                                                    \
     case KK:                                                                                  \
-        if (cx_tile_run(off, n, KK)) {                                                        \
+        if (run) {                                                                            \
             ptrdiff_t o0 = off[0];                                                            \
             for (ptrdiff_t r = 0; r < n; r++)                                                 \
                 for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[o0 + r * KK + k];      \
@@ -507,7 +503,7 @@ CX_INLINE int cx_tile_run(const ptrdiff_t *off, ptrdiff_t n, ptrdiff_t K) {
         return;
 #define CX_SCATTER_CASE(KK)                                                                   \
     case KK:                                                                                  \
-        if (cx_tile_run(off, n, KK)) {                                                        \
+        if (run) {                                                                            \
             ptrdiff_t o0 = off[0];                                                            \
             for (ptrdiff_t r = 0; r < n; r++)                                                 \
                 for (int k = 0; k < KK; k++) g[o0 + r * KK + k] = tile[k * CX_TILE + r];      \
