@@ -164,9 +164,10 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                             grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k],
                                                              xt[k * _TILE + r], a.cap)
             else:
-                for r in range(t.n):
-                    t.aux[r] = (_smooth_dot(xt + r, _TILE, K, w, a.sw, (<floating*> t.sh)[r])
-                                if a.eps != 0 and t.lab[r] >= 0 else 0.0)
+                if a.eps != 0:  # (t.aux starts at zeros, read only with eps != 0)
+                    for r in range(t.n):
+                        t.aux[r] = (_smooth_dot(xt + r, _TILE, K, w, a.sw, (<floating*> t.sh)[r])
+                                    if t.lab[r] >= 0 else 0.0)
                 if floating is float:
                     cx_tile_labels_f(xt, et, t.lab, w if w != NULL else &one,
                                      a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,

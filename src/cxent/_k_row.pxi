@@ -279,6 +279,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.lse = d + 10 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     t.xrun = t.grun = False
+    memset(d, 0, 12 * T * sizeof(double))
     return True
 
 
