@@ -128,8 +128,10 @@ class BuildExt(build_ext):
             # OpenMP threads.  -fno-trapping-math lets the compiler turn the selects of the
             # branch-free exp (_simd.h) into vector blends; it changes no value (inf, nan,
             # subnormals and signed zeros stay IEEE), only whether FP exception flags can be
-            # raised speculatively.  Never fast-math, never a target architecture.
-            base = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
+            # raised speculatively.  Never fast-math, never a target architecture.  -g0: no
+            # debug information (Python's CFLAGS ask for -g), a quarter less compile time and
+            # smaller wheels; CXENT_EXTRA_CFLAGS=-g brings it back (for perf / callgrind).
+            base = ["-O3", "-g0", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
                     "-fopenmp-simd"]
         omp_c, omp_l = [], []
         if os.environ.get("CXENT_NO_OPENMP", "") not in ("", "0"):

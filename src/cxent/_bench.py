@@ -351,8 +351,8 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
 
 
 SWEEP_ELEMENTS = 1 << 22
-SWEEP_K = [2, 4, 8, 16, 17, 20, 24, 32, 48, 64, 100, 256, 1_000, 4_096, 32_768]
-SWEEP_K_QUICK = [2, 16, 17, 100, 1_000]  # --quick: 128K elements
+SWEEP_K = [2, 4, 8, 16, 17, 20, 24, 32, 33, 48, 64, 100, 256, 1_000, 4_096, 32_768]
+SWEEP_K_QUICK = [2, 16, 32, 33, 100, 1_000]  # --quick: 128K elements
 SWEEP_PEERS = ("torch", "sklearn", "numpy")
 
 
