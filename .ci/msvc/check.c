@@ -31,16 +31,16 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
         double td[4 * CX_TILE], rest[CX_TILE], tot[CX_TILE], logt[CX_TILE], val[CX_TILE];
         double sc[CX_TILE] = {1.0}, sm[CX_TILE];
         float tf[4 * CX_TILE], shf[CX_TILE];
-        cx_tile_gather_d(xd, off, 1, 2, td);
-        cx_tile_gather_f(xf, off, 1, 2, tf);
+        cx_tile_gather_d(xd, off, 1, 2, td, 0);
+        cx_tile_gather_f(xf, off, 1, 2, tf, 1);
         cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt);
         cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt);
         cx_tile_labels_d(td, td, lab, xd, 1, 1, od, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
                          rest, 2, val, od, sm, od);
         cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
                          rest, 2, val, od, sm, od);
-        cx_tile_scatter_d(td, 1, 2, od, off);
-        cx_tile_scatter_f(tf, 1, 2, of, off);
+        cx_tile_scatter_d(td, 1, 2, od, off, 0);
+        cx_tile_scatter_f(tf, 1, 2, of, off, 1);
         acc += val[0];
     }
     acc += cx_omp_max_threads() + cx_cpu_features() + cx_install_fork_handler()
