@@ -187,10 +187,10 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                             for r in range(t.n):
                                 et[k * _TILE + r] = <floating> cx_fma_d(
                                     et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
-                    for r in range(t.n):
-                        if t.lab[r] >= 0:
-                            et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
-                    if a.cap != 0:  # through the cap
+                    if a.cap != 0:  # the label's entries, then all through the cap
+                        for r in range(t.n):
+                            if t.lab[r] >= 0:
+                                et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
                         for k in range(K):
                             _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
                     for r in range(t.n):
@@ -198,6 +198,13 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                             for k in range(K):
                                 et[k * _TILE + r] = 0
                     _tile_store(&t, g, a.sg.k, K)
+                    if a.cap == 0:
+                        # the label's entries into the output rows after the transposed copy:
+                        # written into the tile, each would stall the copy's vector load of its
+                        # column (a store that does not forward to a wider load)
+                        for r in range(t.n):
+                            if t.lab[r] >= 0:
+                                g[t.og[r] + t.lab[r] * a.sg.k] = <floating> t.gy[r]
             for r in range(t.n):
                 v = t.rw[r] * t.val[r]
                 if loss != NULL:

@@ -237,6 +237,7 @@ def _set_small_k(Py_ssize_t K):
 
 ctypedef struct Tile:
     # scratch of one block's tiles; the per-row arrays have _TILE entries
+    void* mem           # the allocation xt, et and sh are in
     void* xt            # (K, _TILE) the rows transposed
     void* et            # (K, _TILE) exp(x - shift), then the output tile
     void* sh            # shifts: the maximum, 0 for a row without one
@@ -263,14 +264,19 @@ ctypedef struct Tile:
 cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcept nogil:
     # False when out of memory (the caller then takes the row path)
     cdef Py_ssize_t T = _TILE
-    cdef char* f = <char*> malloc((2 * K + 1) * T * itemsize)
+    # the tiles start on a 64-byte boundary (so does every column: 32 elements of 4 or 8
+    # bytes), so that their vector loads and stores do not straddle cache lines
+    cdef char* mem = <char*> malloc((2 * K + 1) * T * itemsize + 64)
+    cdef char* f
     cdef double* d = <double*> malloc(12 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
-    if f == NULL or d == NULL or i == NULL:
-        free(f)
+    if mem == NULL or d == NULL or i == NULL:
+        free(mem)
         free(d)
         free(i)
         return False
+    t.mem = mem
+    f = mem + (64 - <size_t> mem % 64) % 64
     t.xt = f
     t.et = f + K * T * itemsize
     t.sh = f + 2 * K * T * itemsize
@@ -284,7 +290,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:
-    free(t.xt)
+    free(t.mem)
     free(t.rest)
     free(t.lab)
 

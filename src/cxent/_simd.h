@@ -461,10 +461,98 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
     for (ptrdiff_t r = 0; r < n; r++) o[r] = cx_logsub1_f(x[r], m[r], c[r]);
 }
 
+/* d[r * dr + k * dk] = s[r * sr + k * sk] for r < n, k < K, with sk == dr == 1 (rows to a tile)
+   or sr == dk == 1 (a tile to rows): a transposing copy, by blocks of 4 rows and W columns with
+   vector loads, shuffles and stores where the instruction set has them (4 x 4 floats by SSE on
+   every x86-64 CPU; 4 x 2 doubles by AVX, from 16-byte loads and stores, which cross cache lines
+   less often than 32-byte ones), element by element for the rows after the last whole group of 4
+   and for K < W.  A K that is not a multiple of W ends with a block at column K - W, which copies
+   some elements a second time (the same values). */
+#if defined(__AVX__)
+#include <immintrin.h>
+#define CX_BLOCK_W_D 2
+CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
+                          ptrdiff_t dk) {
+    if (sk == 1) { /* rows r..r+3, columns k, k+1 -> tile columns k, k+1 */
+        __m256d a0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(s)),
+                                          _mm_loadu_pd(s + 2 * sr), 1);
+        __m256d a1 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(s + sr)),
+                                          _mm_loadu_pd(s + 3 * sr), 1);
+        _mm256_storeu_pd(d, _mm256_unpacklo_pd(a0, a1));
+        _mm256_storeu_pd(d + dk, _mm256_unpackhi_pd(a0, a1));
+    } else { /* tile columns k, k+1 (rows r..r+3) -> rows r..r+3, columns k, k+1 */
+        __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + sk);
+        __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
+        _mm_storeu_pd(d, _mm256_castpd256_pd128(lo));
+        _mm_storeu_pd(d + dr, _mm256_castpd256_pd128(hi));
+        _mm_storeu_pd(d + 2 * dr, _mm256_extractf128_pd(lo, 1));
+        _mm_storeu_pd(d + 3 * dr, _mm256_extractf128_pd(hi, 1));
+    }
+}
+#else
+#define CX_BLOCK_W_D 0
+CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
+                          ptrdiff_t dk) {
+    (void)s;
+    (void)sr;
+    (void)sk;
+    (void)d;
+    (void)dr;
+    (void)dk;
+}
+#endif
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define CX_BLOCK_W_F 4
+CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
+                          ptrdiff_t dk) {
+    /* a 4 x 4 transpose either way: 4 contiguous source vectors ss apart, 4 destination ds apart */
+    ptrdiff_t ss = sk == 1 ? sr : sk, ds = sk == 1 ? dk : dr;
+    __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + ss);
+    __m128 a2 = _mm_loadu_ps(s + 2 * ss), a3 = _mm_loadu_ps(s + 3 * ss);
+    __m128 b0 = _mm_unpacklo_ps(a0, a1), b1 = _mm_unpackhi_ps(a0, a1);
+    __m128 b2 = _mm_unpacklo_ps(a2, a3), b3 = _mm_unpackhi_ps(a2, a3);
+    _mm_storeu_ps(d, _mm_movelh_ps(b0, b2));
+    _mm_storeu_ps(d + ds, _mm_movehl_ps(b2, b0));
+    _mm_storeu_ps(d + 2 * ds, _mm_movelh_ps(b1, b3));
+    _mm_storeu_ps(d + 3 * ds, _mm_movehl_ps(b3, b1));
+}
+#else
+#define CX_BLOCK_W_F 0
+CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
+                          ptrdiff_t dk) {
+    (void)s;
+    (void)sr;
+    (void)sk;
+    (void)d;
+    (void)dr;
+    (void)dk;
+}
+#endif
+#define CX_TRANSPOSE(T, SUF, W)                                                               \
+    CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
+                                      ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K) {  \
+        ptrdiff_t r = 0;                                                                      \
+        if (W && K >= W) {                                                                    \
+            for (; r + 4 <= n; r += 4) {                                                      \
+                for (ptrdiff_t k = 0; k + W <= K; k += W)                                     \
+                    cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk); \
+                if (K % (W ? W : 1))                                                            \
+                    cx_block_##SUF(s + r * sr + (K - W) * sk, sr, sk, d + r * dr + (K - W) * dk, \
+                                   dr, dk);                                                   \
+            }                                                                                 \
+        }                                                                                     \
+        for (; r < n; r++)                                                                    \
+            for (ptrdiff_t k = 0; k < K; k++) d[r * dr + k * dk] = s[r * sr + k * sk];        \
+    }
+CX_TRANSPOSE(double, d, CX_BLOCK_W_D)
+CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
+#undef CX_TRANSPOSE
+
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
    element), for rows with unit element stride at offsets off[r]; run says that they follow each
-   other K elements apart (rows of a C-contiguous array): then the copy reads or writes one
-   block, which the compiler turns into vector loads and shuffles.  With K a compile-time constant
+   other K elements apart (rows of a C-contiguous array): then the copy is cx_transpose's blocks
+   of vector loads, shuffles and stores.  With K a compile-time constant
    (one case per K up to CX_SMALL_K) the copies run near memory speed; a runtime K leaves the
    compiler a loop it vectorizes badly.  Not forced inline: one copy of the 2 x 32 cases per
    module, not one in every kernel (a call per tile costs nothing; the build time does).  Tiles
@@ -475,7 +563,7 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
     static void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,           \
                                      ptrdiff_t K, T *tile, int run) {                         \
         switch (K) {                                                                          \
-            CX_TILE_CASES(CX_GATHER_CASE)                                                     \
+            CX_TILE_CASES(CX_GATHER_CASE, SUF)                                                     \
             default:                                                                          \
                 for (ptrdiff_t r = 0; r < n; r++)                                             \
                     for (ptrdiff_t k = 0; k < K; k++) tile[k * CX_TILE + r] = x[off[r] + k];  \
@@ -484,37 +572,34 @@ CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const
     static void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,          \
                                       const ptrdiff_t *off, int run) {                        \
         switch (K) {                                                                          \
-            CX_TILE_CASES(CX_SCATTER_CASE)                                                    \
+            CX_TILE_CASES(CX_SCATTER_CASE, SUF)                                                    \
             default:                                                                          \
                 for (ptrdiff_t r = 0; r < n; r++)                                             \
                     for (ptrdiff_t k = 0; k < K; k++) g[off[r] + k] = tile[k * CX_TILE + r];  \
         }                                                                                     \
     }
-#define CX_GATHER_CASE(KK)                                                                    \
+#define CX_GATHER_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            ptrdiff_t o0 = off[0];                                                            \
-            for (ptrdiff_t r = 0; r < n; r++)                                                 \
-                for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[o0 + r * KK + k];      \
+            cx_transpose_##SUF(x + off[0], KK, 1, tile, 1, CX_TILE, n, KK);                   \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
             for (int k = 0; k < KK; k++) tile[k * CX_TILE + r] = x[off[r] + k];               \
         return;
-#define CX_SCATTER_CASE(KK)                                                                   \
+#define CX_SCATTER_CASE(KK, SUF)                                                              \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            ptrdiff_t o0 = off[0];                                                            \
-            for (ptrdiff_t r = 0; r < n; r++)                                                 \
-                for (int k = 0; k < KK; k++) g[o0 + r * KK + k] = tile[k * CX_TILE + r];      \
+            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK);                   \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
             for (int k = 0; k < KK; k++) g[off[r] + k] = tile[k * CX_TILE + r];               \
         return;
-#define CX_TILE_CASES(C) C(1) C(2) C(3) C(4) C(5) C(6) C(7) C(8) C(9) C(10) C(11) C(12)      \
-    C(13) C(14) C(15) C(16) C(17) C(18) C(19) C(20) C(21) C(22) C(23) C(24) C(25) C(26) C(27)  \
-    C(28) C(29) C(30) C(31) C(32)
+#define CX_TILE_CASES(C, S) C(1, S) C(2, S) C(3, S) C(4, S) C(5, S) C(6, S) C(7, S) C(8, S)   \
+    C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)  \
+    C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S) \
+    C(29, S) C(30, S) C(31, S) C(32, S)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
