@@ -300,8 +300,7 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
     # gather the t.n rows at offsets t.ox transposed, soft-capped when cap != 0, and their
     # normalisers (cx_tile_rowsum) and log-normalisers
     cdef floating* xt = <floating*> t.xt
-    cdef const floating* sh = <const floating*> t.sh
-    cdef Py_ssize_t r, k
+    cdef Py_ssize_t k
     if floating is float:
         cx_tile_gather_f(x, t.ox, t.n, K, xt, t.xrun)
     else:
@@ -310,11 +309,11 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
         for k in range(K):
             _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)
     if floating is float:
-        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.sh, t.rest, t.tot, t.logt)
+        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.sh, t.rest, t.tot, t.logt,
+                         t.lse)
     else:
-        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.sh, t.rest, t.tot, t.logt)
-    for r in range(t.n):
-        t.lse[r] = sh[r] + t.logt[r]
+        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.sh, t.rest, t.tot, t.logt,
+                         t.lse)
 
 
 cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,

@@ -108,9 +108,9 @@ cdef extern from "_rows.h" nogil:
     LabelTerms cx_label_zloss(LabelTerms o, double ey, RowSum r, double scale, double zl,
                               double lse)
     void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* sh,
-                          double* rest, double* tot, double* logt)
+                          double* rest, double* tot, double* logt, double* lse)
     void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* sh,
-                          double* rest, double* tot, double* logt)
+                          double* rest, double* tot, double* logt, double* lse)
     void cx_tile_labels_d(const double* xt, const double* et, const Py_ssize_t* lab,
                           const double* w, Py_ssize_t sw, Py_ssize_t n, const double* sh,
                           const double* rest, const double* tot, const double* logt,

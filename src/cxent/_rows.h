@@ -71,7 +71,7 @@ CX_INLINE cx_label_terms_t cx_label_terms(double xy, double ey, double wy, doubl
     double a = (1.0 - eps) * wy;
     double c = CX_FMA(sm, wsum, a);
     double loss = a * (r.log_total - xy);
-    double pm1 = ey == 1.0 ? -r.rest / r.total : (ey - r.total) / r.total;
+    double pm1 = (ey == 1.0 ? -r.rest : ey - r.total) / r.total; /* one division, either way */
     o.loss = eps != 0.0 ? CX_FMA(sm, wsum * r.log_total - dot, loss) : loss;
     o.coef = scale * c / r.total;
     o.smooth = scale * sm;
@@ -95,12 +95,14 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
 
 /* The normalisers of the n rows of a tile, one row per vector lane, with the row path's
    arithmetic (maximum and sum k by k, then cx_rowsum_finish): sh[r], rest[r], tot[r], logt[r] as
-   in cx_rowsum; the terms exp(x - shift) are stored in the tile et.  Rows
+   in cx_rowsum, and lse[r] = sh[r] + logt[r], the log-normaliser; the terms exp(x - shift) are
+   stored in the tile et.  Rows
    are taken 16 at a time (the tile's padding rows up to a multiple of 16 are zeroed and computed,
    not used), so the per-row arrays need room for CX_TILE rows. */
 #define CX_TILE_ROWSUM(T, SUF)                                                                \
     CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *sh,        \
-                                        double *rest, double *tot, double *logt) {            \
+                                        double *rest, double *tot, double *logt,              \
+                                        double *lse) {                                        \
         ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
         for (ptrdiff_t k = 0; k < K; k++)                                                     \
             for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
@@ -136,6 +138,7 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 tot[r0 + j] = q.total;                                                        \
                 logt[r0 + j] = q.log_total;                                                   \
                 sh[r0 + j] = s[j];                                                            \
+                lse[r0 + j] = (double)s[j] + q.log_total;                                     \
             }                                                                                 \
         }                                                                                     \
     }
