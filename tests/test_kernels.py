@@ -1,6 +1,6 @@
 """The compiled layer's two paths give the same bits.
 
-With at most 32 classes the kernels take rows a tile at a time (one row per vector lane); with
+With at most 40 classes the kernels take rows a tile at a time (one row per vector lane); with
 more, or when the tile path is switched off (``_set_small_k(0)``), row by row.  Both use the same
 per-row formulas (_rows.h), so every operation and option must give bit-identical results on
 either path, and with the class axis strided (the row path's strided loops) too.
@@ -15,7 +15,7 @@ import cxent
 from cxent._isa import kernels
 
 DTYPES = (np.float32, np.float64)
-KS = (1, 2, 3, 5, 8, 13, 16, 17, 24, 32)
+KS = (1, 2, 3, 5, 8, 13, 16, 17, 24, 32, 33, 40)
 
 
 def _bits(a):

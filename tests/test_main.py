@@ -1,5 +1,6 @@
 """The command line: the tour, the demo and a quick benchmark run and print what they promise."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -65,6 +66,12 @@ def test_bench_per_build_and_k_sweep(tmp_path):
     assert "######## CXENT_ISA=baseline" in out
     assert "baseline build" in out and "K sweep" in out and "% of copy" in out
     assert "builds side by side" in out
+    from cxent import _isa
+
+    if _isa.available()[0] != "baseline":  # the peers run at the baseline build's level too
+        assert "peers' instruction sets: numpy baseline" in out
+        if importlib.util.find_spec("torch") is not None:
+            assert "torch DEFAULT" in out
     import json
 
     rep = json.loads((tmp_path / "b.json").read_text())["builds"]["baseline"]

@@ -48,6 +48,9 @@ def main(argv=None):
                    help="also cross-entropy + gradient at 4M elements for K = 2 .. 32,768")
     b.add_argument("--isa", type=_isas, default=None, metavar="avx2,avx512",
                    help="run the chosen kernel builds, each in a subprocess with CXENT_ISA set")
+    b.add_argument("--peers-native", action="store_true",
+                   help="with --isa: let PyTorch and NumPy use every instruction this CPU has "
+                        "(by default, a build below the CPU's best runs them at its level too)")
     args = parser.parse_args(argv)
 
     from . import _bench
@@ -107,6 +110,8 @@ def _bench_builds(args, argv):
     for a in argv if argv is not None else sys.argv[1:]:
         if skip:
             skip = False
+        elif a == "--peers-native":
+            pass
         elif a in ("--isa", "--json", "--plot"):
             skip = True
         elif not a.startswith(("--isa=", "--json=", "--plot=")):
@@ -120,8 +125,10 @@ def _bench_builds(args, argv):
                 root, ext = os.path.splitext(args.plot_file)
                 child += ["--plot", f"{root}-{isa}{ext}"]
             print(f"\n######## CXENT_ISA={isa}", flush=True)
-            rc = subprocess.run([sys.executable, "-m", "cxent", *child],
-                                env={**os.environ, "CXENT_ISA": isa}).returncode
+            env = {**os.environ, "CXENT_ISA": isa}
+            if not args.peers_native:
+                env.update(_peers_at(isa))
+            rc = subprocess.run([sys.executable, "-m", "cxent", *child], env=env).returncode
             if rc:
                 return rc
             with open(tmp) as f:
@@ -132,6 +139,29 @@ def _bench_builds(args, argv):
             json.dump({"builds": reports}, f, indent=1)
         print(f"wrote {args.json_file}")
     return 0
+
+
+def _peers_at(isa):
+    """Environment that makes PyTorch and NumPy run their kernels for `isa` (as on a CPU whose
+    best is `isa`) when it is below this CPU's best: ATEN_CPU_CAPABILITY, and
+    NPY_DISABLE_CPU_FEATURES for the dispatch targets above it that this NumPy knows."""
+    from . import _isa
+
+    if isa == _isa.available()[0]:
+        return {}
+    env = {"ATEN_CPU_CAPABILITY": "avx2" if isa == "avx2" else "default"}
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__ as dispatch
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__ as dispatch
+    above = {"X86_V4", "AVX512F", "AVX512CD", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL",
+             "AVX512_ICL", "AVX512_SPR", "AVX512_KNL", "AVX512_KNM"}
+    if isa == "baseline":
+        above |= {"X86_V3", "AVX", "F16C", "FMA3", "AVX2"}
+    off = [f for f in dispatch if f in above]
+    if off:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(off)
+    return env
 
 
 def _print_builds(reports):

@@ -186,6 +186,25 @@ def make_case(n, k, dtype, seed=0):
     return x, y
 
 
+def peer_isas():
+    """What PyTorch and NumPy run their kernels with here (`bench --isa` may lower it)."""
+    parts = []
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+        off = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
+        on = [f for f in __cpu_dispatch__ if __cpu_features__.get(f) and f not in off]
+        parts.append(f"numpy {'+'.join(on) or 'baseline'}")
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        parts.append(f"torch {torch.backends.cpu.get_cpu_capability()}")
+    except ImportError:
+        pass
+    return ", ".join(parts) or "-"
+
+
 def cpu_name():
     """The CPU's model name (Linux), or the platform's processor string."""
     try:
@@ -288,6 +307,7 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
     out(f"cxent {__version__} bench, {isa} build, on {cpu_name()} ({platform.machine()}, "
         f"{os.cpu_count()} CPUs), {platform.python_implementation()} "
         f"{platform.python_version()}, numpy {np.__version__}")
+    out(f"peers' instruction sets: {peer_isas()}")
     out(f"measured read+write bandwidth (one core, large copy): {bw:.1f} GB/s; vectorized exp: "
         + ", ".join(f"{v / 1e9:.2f} G/s {k}" for k, v in exps.items()) + "\n")
     rows = []

@@ -94,122 +94,210 @@ cdef inline void _zero_row(floating* g, Py_ssize_t sg, Py_ssize_t K) noexcept no
             g[k * sg] = 0
 
 
+cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
+                              BlockOut* out) noexcept nogil:
+    # The t.n rows from position p (flat row r0) of a group (a tile, or a group of rows): their
+    # offsets, sample weights t.rw, class indices t.lab by _label_state's rule (-1 for a row
+    # that does not count) and scales t.sc; the counts and the first invalid row into out.
+    # The fields it reads and the scratch pointers it writes through are locals: the stores
+    # could alias *a and *t, and the compiler would reload them for every row.
+    cdef const int64_t* ys = a.y
+    cdef const double* rws = a.rw
+    cdef double* rw = t.rw
+    cdef double* sc = t.sc
+    cdef Py_ssize_t* lab = t.lab
+    cdef int64_t ignore = a.ignore, yv, bad = -1
+    cdef double scale = a.scale
+    cdef Py_ssize_t K = a.K, n = t.n, counted = 0, r
+    cdef int state
+    t.xrun = _offsets(a.sx.a, a.sx.b, p, n, t.ox) and a.sx.b == K
+    t.grun = _offsets(a.sg.a, a.sg.b, p, n, t.og) and a.sg.b == K
+    _offsets(a.sl.a, a.sl.b, p, n, t.oo)
+    _offsets(a.slse.a, a.slse.b, p, n, t.ot)
+    _offsets(a.srw.a, a.srw.b, p, n, lab)  # the sample weights' offsets, then the labels'
+    for r in range(n):                     # (lab is scratch here)
+        rw[r] = rws[lab[r]] if rws != NULL else 1.0
+    _offsets(a.sy.a, a.sy.b, p, n, lab)
+    for r in range(n):
+        yv = ys[lab[r]]
+        state = _label_state(yv, K, ignore, rw[r])
+        if state == -2 and bad < 0:
+            bad = r0 + r
+        counted += state >= 0
+        lab[r] = <Py_ssize_t> yv if state == 1 else -1
+        sc[r] = scale * rw[r]
+    out.counted += counted
+    if bad >= 0 and out.first_bad < 0:
+        out.first_bad = bad
+
+
+cdef inline void _label_group_out(const Tile* t, floating* loss, BlockOut* out) noexcept nogil:
+    # the group's losses (times their sample weights) into the output and the block's sum, in
+    # row order
+    cdef const double* rw = t.rw
+    cdef const double* val = t.val
+    cdef const Py_ssize_t* oo = t.oo
+    cdef Py_ssize_t r
+    cdef double v, total = out.total
+    for r in range(t.n):
+        v = rw[r] * val[r]
+        if loss != NULL:
+            loss[oo[r]] = <floating> v
+        total += v
+    out.total = total
+
+
+cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
+    # cross-entropy of the rows of one tile (K <= _small_k): normalisers, then the focal loss
+    # row by row, or the label terms lane by lane (cx_tile_labels) and the gradient tile
+    cdef const floating* w = <const floating*> a.w
+    cdef floating* g = <floating*> a.grad
+    cdef floating* lse = <floating*> a.lse
+    cdef floating* et = <floating*> t.et
+    cdef floating* xt = <floating*> t.xt
+    cdef floating* grow
+    cdef floating one = 1
+    cdef Py_ssize_t K = a.K, r, k
+    cdef double wk
+    _tile_load(t, x, K, a.cap)
+    if lse != NULL:
+        for r in range(t.n):
+            lse[t.ot[r]] = <floating> _lse_value(xt + r, _TILE, K,
+                                                 _tile_rowsum(t, <floating*> t.sh, r))
+    if a.gamma != 0:  # the focal loss, row by row from the tile's normalisers
+        for r in range(t.n):
+            grow = g + t.og[r] if g != NULL else NULL
+            if t.lab[r] < 0:
+                t.val[r] = 0.0
+                _zero_row(grow, a.sg.k, K)
+                continue
+            t.val[r] = _focal_row(xt + r, _TILE, K, _tile_rowsum(t, <floating*> t.sh, r),
+                                  et + r, _TILE, t.lab[r], <const floating*> NULL, 0, w,
+                                  a.sw, a.eps, a.gamma, a.zl, t.lse[r], t.sc[r], grow,
+                                  a.sg.k)
+            if a.cap != 0 and grow != NULL:
+                for k in range(K):
+                    grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k],
+                                                     xt[k * _TILE + r], a.cap)
+    else:
+        if a.eps != 0:  # (t.aux starts at zeros, read only with eps != 0)
+            for r in range(t.n):
+                t.aux[r] = (_smooth_dot(xt + r, _TILE, K, w, a.sw, (<floating*> t.sh)[r])
+                            if t.lab[r] >= 0 else 0.0)
+        if floating is float:
+            cx_tile_labels_f(xt, et, t.lab, w if w != NULL else &one,
+                             a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,
+                             t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
+                             t.coef, t.smooth, t.gy)
+        else:
+            cx_tile_labels_d(xt, et, t.lab, w if w != NULL else &one,
+                             a.sw if w != NULL else 0, t.n, <double*> t.sh, t.rest, t.tot,
+                             t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
+                             t.coef, t.smooth, t.gy)
+        if g != NULL:
+            for k in range(K):
+                if a.eps == 0:
+                    _scale_lanes(et + k * _TILE, t.coef, t.n)
+                else:
+                    wk = w[k * a.sw] if w != NULL else 1.0
+                    for r in range(t.n):
+                        et[k * _TILE + r] = <floating> cx_fma_d(
+                            et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
+            if a.cap != 0:  # the label's entries, then all through the cap
+                for r in range(t.n):
+                    if t.lab[r] >= 0:
+                        et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
+                for k in range(K):
+                    _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
+            for r in range(t.n):
+                if t.lab[r] < 0:  # exact zeros, whatever the logits (nan included)
+                    for k in range(K):
+                        et[k * _TILE + r] = 0
+            _tile_store(t, g, a.sg.k, K)
+            if a.cap == 0:
+                # the label's entries into the output rows after the transposed copy:
+                # written into the tile, each would stall the copy's vector load of its
+                # column (a store that does not forward to a wider load)
+                for r in range(t.n):
+                    if t.lab[r] >= 0:
+                        g[t.og[r] + t.lab[r] * a.sg.k] = <floating> t.gy[r]
+
+
+cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
+    # cross-entropy of a group of _TILE contiguous rows (K > _small_k, no soft cap, no focal
+    # loss): each row's maximum and sum of exponentials (the terms stored in its gradient row),
+    # then the normalisers and the label terms of the whole group one row per vector lane (the
+    # tiles' functions), then each row's gradient.  The same arithmetic as row by row.
+    cdef const floating* w = <const floating*> a.w
+    cdef floating* g = <floating*> a.grad
+    cdef floating* lse = <floating*> a.lse
+    cdef floating* sh = <floating*> t.sh
+    cdef floating* grow
+    cdef const floating* xr
+    cdef floating m
+    cdef Py_ssize_t K = a.K, r, k, y
+    for r in range(t.n):
+        xr = x + t.ox[r]
+        grow = g + t.og[r] if g != NULL and t.lab[r] >= 0 else NULL
+        m = _row_max(xr, K, 1)
+        sh[r] = m if m > -INFINITY else 0
+        t.rmax[r] = m
+        t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], grow, 1, &t.rcnt[r])
+        y = t.lab[r] if t.lab[r] >= 0 else 0
+        t.xy[r] = <double> xr[y] - <double> sh[r]
+        t.ey[r] = grow[y] if grow != NULL else 0.0
+        t.wy[r] = w[y * a.sw] if w != NULL else 1.0
+        if a.eps != 0:
+            t.aux[r] = _smooth_dot(xr, 1, K, w, a.sw, sh[r]) if t.lab[r] >= 0 else 0.0
+    cx_lanes_rowsum(t.rmax, t.racc, t.rcnt, t.n, t.rest, t.tot, t.logt, t.lse)
+    if lse != NULL:
+        for r in range(t.n):
+            lse[t.ot[r]] = <floating> _lse_value(x + t.ox[r], 1, K,
+                                                 _tile_rowsum(t, sh, r))
+    cx_label_lanes(t.xy, t.ey, t.wy, t.lab, t.n, t.rest, t.tot, t.logt, t.aux, a.eps,
+                   a.wsum, t.sc, a.zl, t.lse, K, t.val, t.coef, t.smooth, t.gy)
+    if g != NULL:
+        for r in range(t.n):
+            grow = g + t.og[r]
+            if t.lab[r] < 0:
+                _zero_row(grow, 1, K)
+                continue
+            if a.eps == 0:
+                _scale(grow, grow, K, t.coef[r])
+            else:
+                for k in range(K):
+                    grow[k] = <floating> cx_fma_d(grow[k], t.coef[r], -t.smooth[r]
+                                                  * (w[k * a.sw] if w != NULL else 1.0))
+            grow[t.lab[r]] = <floating> t.gy[r]
+
+
 cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t r0,
                               Py_ssize_t r1, BlockOut* out) noexcept nogil:
-    cdef const floating* w = <const floating*> a.w
     cdef floating* loss = <floating*> a.loss
     cdef floating* g = <floating*> a.grad
     cdef floating* lse = <floating*> a.lse
     cdef floating* grow
-    cdef floating* et
-    cdef floating* xt
     cdef floating* buf = NULL
     cdef const floating* xr
-    cdef floating one = 1
     cdef Pos p = _pos(r0, a.B)
-    cdef Py_ssize_t K = a.K, r, k, sxk
+    cdef Py_ssize_t K = a.K, r, sxk
     cdef int state
-    cdef double v, wk, rwv
+    cdef double v, rwv
     cdef RowSum q
     cdef Tile t
-    # the fields the label loop reads, as locals: its stores through the tile's scratch
-    # pointers could alias *a, and the compiler would reload them for every row
-    cdef const int64_t* ys = a.y
-    cdef const double* rws = a.rw
-    cdef int64_t ignore = a.ignore, yv
-    cdef double scale = a.scale
-    cdef Py_ssize_t counted
-    if _tiles(K, a.sx.k, &t, sizeof(floating)):
-        et = <floating*> t.et
-        xt = <floating*> t.xt
+    cdef bint tiles = _tiles(K, a.sx.k, &t, sizeof(floating))
+    if tiles or (a.cap == 0 and a.gamma == 0 and a.sx.k == 1 and (g == NULL or a.sg.k == 1)
+                 and _tile_alloc(&t, 0, sizeof(floating))):
+        # _TILE rows at a time: a tile (few classes), or a group of rows
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            t.xrun = _offsets(a.sx.a, a.sx.b, p, t.n, t.ox) and a.sx.b == K
-            t.grun = _offsets(a.sg.a, a.sg.b, p, t.n, t.og) and a.sg.b == K
-            _offsets(a.sl.a, a.sl.b, p, t.n, t.oo)
-            _offsets(a.slse.a, a.slse.b, p, t.n, t.ot)
-            _offsets(a.srw.a, a.srw.b, p, t.n, t.lab)  # the sample weights' offsets, then
-            for r in range(t.n):                       # the labels' (t.lab is scratch here)
-                t.rw[r] = rws[t.lab[r]] if rws != NULL else 1.0
-            _offsets(a.sy.a, a.sy.b, p, t.n, t.lab)
-            counted = 0
-            for r in range(t.n):
-                yv = ys[t.lab[r]]
-                state = _label_state(yv, K, ignore, t.rw[r])
-                if state == -2 and out.first_bad < 0:
-                    out.first_bad = r0 + r
-                counted += state >= 0
-                t.lab[r] = <Py_ssize_t> yv if state == 1 else -1
-                t.sc[r] = scale * t.rw[r]
-            out.counted += counted
+            _label_group(&t, a, p, r0, out)
             p = _ahead(p, t.n)
-            _tile_load(&t, x, K, a.cap)
-            if lse != NULL:
-                for r in range(t.n):
-                    lse[t.ot[r]] = <floating> _lse_value(xt + r, _TILE, K,
-                                                         _tile_rowsum(&t, <floating*> t.sh, r))
-            if a.gamma != 0:  # the focal loss, row by row from the tile's normalisers
-                for r in range(t.n):
-                    grow = g + t.og[r] if g != NULL else NULL
-                    if t.lab[r] < 0:
-                        t.val[r] = 0.0
-                        _zero_row(grow, a.sg.k, K)
-                        continue
-                    t.val[r] = _focal_row(xt + r, _TILE, K, _tile_rowsum(&t, <floating*> t.sh, r),
-                                          et + r, _TILE, t.lab[r], <const floating*> NULL, 0, w,
-                                          a.sw, a.eps, a.gamma, a.zl, t.lse[r], t.sc[r], grow,
-                                          a.sg.k)
-                    if a.cap != 0 and grow != NULL:
-                        for k in range(K):
-                            grow[k * a.sg.k] = _softcap_grad(grow[k * a.sg.k],
-                                                             xt[k * _TILE + r], a.cap)
+            if tiles:
+                _ce_tile(x, a, &t)
             else:
-                if a.eps != 0:  # (t.aux starts at zeros, read only with eps != 0)
-                    for r in range(t.n):
-                        t.aux[r] = (_smooth_dot(xt + r, _TILE, K, w, a.sw, (<floating*> t.sh)[r])
-                                    if t.lab[r] >= 0 else 0.0)
-                if floating is float:
-                    cx_tile_labels_f(xt, et, t.lab, w if w != NULL else &one,
-                                     a.sw if w != NULL else 0, t.n, <float*> t.sh, t.rest, t.tot,
-                                     t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
-                                     t.coef, t.smooth, t.gy)
-                else:
-                    cx_tile_labels_d(xt, et, t.lab, w if w != NULL else &one,
-                                     a.sw if w != NULL else 0, t.n, <double*> t.sh, t.rest, t.tot,
-                                     t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
-                                     t.coef, t.smooth, t.gy)
-                if g != NULL:
-                    for k in range(K):
-                        if a.eps == 0:
-                            _scale_lanes(et + k * _TILE, t.coef, t.n)
-                        else:
-                            wk = w[k * a.sw] if w != NULL else 1.0
-                            for r in range(t.n):
-                                et[k * _TILE + r] = <floating> cx_fma_d(
-                                    et[k * _TILE + r], t.coef[r], -t.smooth[r] * wk)
-                    if a.cap != 0:  # the label's entries, then all through the cap
-                        for r in range(t.n):
-                            if t.lab[r] >= 0:
-                                et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
-                        for k in range(K):
-                            _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
-                    for r in range(t.n):
-                        if t.lab[r] < 0:  # exact zeros, whatever the logits (nan included)
-                            for k in range(K):
-                                et[k * _TILE + r] = 0
-                    _tile_store(&t, g, a.sg.k, K)
-                    if a.cap == 0:
-                        # the label's entries into the output rows after the transposed copy:
-                        # written into the tile, each would stall the copy's vector load of its
-                        # column (a store that does not forward to a wider load)
-                        for r in range(t.n):
-                            if t.lab[r] >= 0:
-                                g[t.og[r] + t.lab[r] * a.sg.k] = <floating> t.gy[r]
-            for r in range(t.n):
-                v = t.rw[r] * t.val[r]
-                if loss != NULL:
-                    loss[t.oo[r]] = <floating> v
-                out.total += v
+                _ce_group(x, a, &t)
+            _label_group_out(&t, loss, out)
             r0 += t.n
         _tile_free(&t)
         return

@@ -219,7 +219,7 @@ cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
 # output tile is copied back transposed.  The arithmetic is the row path's (_rows.h).
 
 cdef enum:
-    _SMALL_K = CX_SMALL_K  # 32 (_simd.h: also where the row path's sums go element by element)
+    _SMALL_K = CX_SMALL_K  # 40 (_simd.h: also where the row path's sums go element by element)
     _TILE = CX_TILE
 
 # The largest K that takes the tile path; 0 sends every row down the row path (for tests).
@@ -252,6 +252,12 @@ ctypedef struct Tile:
     double* sc          # the row's scale (times its sample weight)
     double* rw          # sample weight of the row (1 without)
     double* lse         # the row's log-normaliser shift + log(total)
+    double* xy          # the label's x_y - shift, exp(x_y - shift) and class weight
+    double* ey
+    double* wy
+    double* rmax        # groups of rows (K > _small_k): each row's maximum, sum of the terms
+    double* racc        # other than the maximum's, and count of the maximum (_sum_exp_rest)
+    double* rcnt
     Py_ssize_t* lab     # class index, -1 for a row that does not count
     Py_ssize_t* ox      # row offsets in x and in the other full-shape arrays
     Py_ssize_t* og
@@ -268,7 +274,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     # bytes), so that their vector loads and stores do not straddle cache lines
     cdef char* mem = <char*> malloc((2 * K + 1) * T * itemsize + 64)
     cdef char* f
-    cdef double* d = <double*> malloc(12 * T * sizeof(double))
+    cdef double* d = <double*> malloc(17 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
     if mem == NULL or d == NULL or i == NULL:
         free(mem)
@@ -282,10 +288,11 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.sh = f + 2 * K * T * itemsize
     t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
-    t.lse = d + 10 * T
+    t.lse, t.xy, t.ey, t.wy = d + 10 * T, d + 11 * T, d + 12 * T, d + 13 * T
+    t.rmax, t.racc, t.rcnt = d + 14 * T, d + 15 * T, d + 16 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     t.xrun = t.grun = False
-    memset(d, 0, 12 * T * sizeof(double))
+    memset(d, 0, 17 * T * sizeof(double))
     return True
 
 

@@ -30,7 +30,7 @@ arguments, ``None`` for an array the call does not have.  The code reads top-dow
   ``_k_info.pxi`` (entropy, KL, cross-entropy of distributions).
 * The per-row formulas are C inline functions of ``_rows.h`` (normaliser, the loss of a label
   and its gradient coefficients) and ``_simd.h`` (exp, log1p, products, reductions), called with
-  the same operands by the row path and by the small-K tile path (K <= 32: rows transposed so
+  the same operands by the row path and by the small-K tile path (K <= 40: rows transposed so
   that one vector lane holds one row), so both give the same bits.
 
 Numerics
@@ -111,6 +111,13 @@ cdef extern from "_rows.h" nogil:
                           double* rest, double* tot, double* logt, double* lse)
     void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* sh,
                           double* rest, double* tot, double* logt, double* lse)
+    void cx_lanes_rowsum(const double* m, const double* acc, const double* cnt, Py_ssize_t n,
+                         double* rest, double* tot, double* logt, double* lse)
+    void cx_label_lanes(const double* xy, const double* ey, const double* wy,
+                        const Py_ssize_t* lab, Py_ssize_t n, const double* rest,
+                        const double* tot, const double* logt, const double* dot, double eps,
+                        double wsum, const double* sc, double zl, const double* lse,
+                        Py_ssize_t K, double* val, double* coef, double* smooth, double* gy)
     void cx_tile_labels_d(const double* xt, const double* et, const Py_ssize_t* lab,
                           const double* w, Py_ssize_t sw, Py_ssize_t n, const double* sh,
                           const double* rest, const double* tot, const double* logt,

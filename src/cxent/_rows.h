@@ -2,7 +2,7 @@
  * the row path (one row at a time, the classes along a vector) and the small-K tile path (up to
  * CX_TILE rows at a time, transposed so that one vector lane holds one row).  Both call the same
  * inline functions below with the same operands, so they give the same bits (tests/test_kernels.py
- * checks it for every operation and option at K <= 32).
+ * checks it for every operation and option at K <= 40).
  *
  *   cx_rowsum_finish   the normaliser of a row from its maximum, sum of the other terms and count
  *   cx_label_terms     the loss of one class index and the coefficients of its gradient
@@ -146,40 +146,35 @@ CX_TILE_ROWSUM(double, d)
 CX_TILE_ROWSUM(float, f)
 #undef CX_TILE_ROWSUM
 
-/* cx_label_terms for the n rows of a tile: lab[r] the class index, or -1 for a row that does
-   not count (then val = coef = 0); w the class weights with stride sw (a single 1 with sw = 0
-   without weights); dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight);
-   lse[r] the row's log-normaliser (read only with zl != 0).  Writes the loss val[r] (before the
-   sample weight), coef[r], smooth[r] and gy[r]. */
-#define CX_TILE_LABELS(T, SUF)                                                                \
-    CX_INLINE void cx_tile_labels_##SUF(const T *xt, const T *et, const ptrdiff_t *lab,      \
-            const T *w, ptrdiff_t sw, ptrdiff_t n, const T *sh, const double *rest,          \
-            const double *tot, const double *logt, const double *dot, double eps,            \
-            double wsum, const double *sc, double zl, const double *lse, ptrdiff_t K,        \
-            double *val, double *coef, double *smooth, double *gy) {                          \
-        double sm = eps / (double)K;                                                          \
-        double xy[CX_TILE], ey[CX_TILE], wy[CX_TILE];                                         \
-        /* the label's entries first, by a plain loop: GCC does not vectorize a gather of     \
-           floats by 64-bit index, and would leave the whole lane loop scalar */              \
-        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
-            ptrdiff_t y = lab[r] >= 0 ? lab[r] : 0;                                           \
-            xy[r] = (double)xt[y * CX_TILE + r] - (double)sh[r];                              \
-            ey[r] = (double)et[y * CX_TILE + r];                                              \
-            wy[r] = (double)w[y * sw];                                                        \
-        }                                                                                     \
-        if (zl == 0.0) {                                                                      \
-            CX_PRAGMA(omp simd)                                                               \
-            for (ptrdiff_t r = 0; r < n; r++) CX_TILE_LABEL_LANE(T, 0)                        \
-        } else {                                                                              \
-            CX_PRAGMA(omp simd)                                                               \
-            for (ptrdiff_t r = 0; r < n; r++) CX_TILE_LABEL_LANE(T, 1)                        \
-        }                                                                                     \
+/* The normalisers of n rows from their maxima m[r], sums acc[r] of the terms other than the
+   maximum's and counts cnt[r] of the maximum (the row path's _sum_exp_rest), one row per lane:
+   rest[r], tot[r], logt[r] as in cx_rowsum and lse[r] = shift + logt[r].  The row path runs it
+   on groups of rows, so that the logarithms of several rows share vectors (one row's is a chain
+   of dependent operations that would otherwise stall the loop). */
+CX_INLINE void cx_lanes_rowsum(const double *m, const double *acc, const double *cnt,
+                               ptrdiff_t n, double *rest, double *tot, double *logt,
+                               double *lse) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) {
+        cx_rowsum q = cx_rowsum_finish(m[r], acc[r], cnt[r], 1);
+        rest[r] = q.rest;
+        tot[r] = q.total;
+        logt[r] = q.log_total;
+        lse[r] = q.shift + q.log_total;
     }
-#define CX_TILE_LABEL_LANE(T, ZLOSS)                                                          \
+}
+
+/* cx_label_terms for n rows, one row per lane: lab[r] the class index, or -1 for a row that
+   does not count (then val = coef = 0); xy[r], ey[r], wy[r] the label's x_y - shift,
+   exp(x_y - shift) and weight (any value where lab[r] < 0); rest, tot, logt the rows'
+   normalisers; dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight);
+   lse[r] the row's log-normaliser (read only with zl != 0).  Writes the loss val[r] (before the
+   sample weight), coef[r], smooth[r] and gy[r].  Used by the tiles and by groups of rows. */
+#define CX_LABEL_LANE(ZLOSS)                                                                  \
     {                                                                                         \
         int ok = lab[r] >= 0;                                                                 \
         cx_rowsum q;                                                                          \
-        q.shift = (double)sh[r];                                                              \
+        q.shift = 0.0; /* not read by the label terms */                                      \
         q.rest = rest[r];                                                                     \
         q.total = tot[r];                                                                     \
         q.log_total = logt[r];                                                                \
@@ -191,9 +186,45 @@ CX_TILE_ROWSUM(float, f)
         smooth[r] = o.smooth;                                                                 \
         gy[r] = o.gy;                                                                         \
     }
+CX_INLINE void cx_label_lanes(const double *xy, const double *ey, const double *wy,
+                              const ptrdiff_t *lab, ptrdiff_t n, const double *rest,
+                              const double *tot, const double *logt, const double *dot,
+                              double eps, double wsum, const double *sc, double zl,
+                              const double *lse, ptrdiff_t K, double *val, double *coef,
+                              double *smooth, double *gy) {
+    double sm = eps / (double)K;
+    if (zl == 0.0) {
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++) CX_LABEL_LANE(0)
+    } else {
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++) CX_LABEL_LANE(1)
+    }
+}
+#undef CX_LABEL_LANE
+
+/* cx_label_lanes for the n rows of a tile (w a single 1 with sw = 0 without weights): the
+   label's entries are gathered first by a plain loop (GCC does not vectorize a gather of floats
+   by 64-bit index, and would leave the lane loop scalar if it were inside it) into arrays of its
+   own, which the compiler knows do not alias the others. */
+#define CX_TILE_LABELS(T, SUF)                                                                \
+    CX_INLINE void cx_tile_labels_##SUF(const T *xt, const T *et, const ptrdiff_t *lab,      \
+            const T *w, ptrdiff_t sw, ptrdiff_t n, const T *sh, const double *rest,          \
+            const double *tot, const double *logt, const double *dot, double eps,            \
+            double wsum, const double *sc, double zl, const double *lse, ptrdiff_t K,        \
+            double *val, double *coef, double *smooth, double *gy) {                          \
+        double xy[CX_TILE], ey[CX_TILE], wy[CX_TILE];                                         \
+        for (ptrdiff_t r = 0; r < n; r++) {                                                   \
+            ptrdiff_t y = lab[r] >= 0 ? lab[r] : 0;                                           \
+            xy[r] = (double)xt[y * CX_TILE + r] - (double)sh[r];                              \
+            ey[r] = (double)et[y * CX_TILE + r];                                              \
+            wy[r] = (double)w[y * sw];                                                        \
+        }                                                                                     \
+        cx_label_lanes(xy, ey, wy, lab, n, rest, tot, logt, dot, eps, wsum, sc, zl, lse, K,   \
+                       val, coef, smooth, gy);                                                \
+    }
 CX_TILE_LABELS(double, d)
 CX_TILE_LABELS(float, f)
 #undef CX_TILE_LABELS
-#undef CX_TILE_LABEL_LANE
 
 #endif

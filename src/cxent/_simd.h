@@ -252,7 +252,7 @@ CX_INLINE double cx_log1p_d(double u) {
    elements with the lanes already done masked out (a padded copy costs more: its scalar
    stores do not forward to the vector load); rows of at most CX_SMALL_K go element by element,
    in the order of the small-K tiles (_rows.h), so that both paths give the same bits. */
-#define CX_SMALL_K 32
+#define CX_SMALL_K 40
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -596,10 +596,11 @@ CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
             for (int k = 0; k < KK; k++) g[off[r] + k] = tile[k * CX_TILE + r];               \
         return;
-#define CX_TILE_CASES(C, S) C(1, S) C(2, S) C(3, S) C(4, S) C(5, S) C(6, S) C(7, S) C(8, S)   \
-    C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)  \
-    C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S) \
-    C(29, S) C(30, S) C(31, S) C(32, S)
+#define CX_TILE_CASES(C, S) C(1, S) C(2, S) C(3, S) C(4, S) C(5, S) C(6, S) C(7, S) C(8, S)      \
+    C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
+    C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S)    \
+    C(29, S) C(30, S) C(31, S) C(32, S) C(33, S) C(34, S) C(35, S) C(36, S) C(37, S) C(38, S)    \
+    C(39, S) C(40, S)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
