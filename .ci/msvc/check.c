@@ -29,12 +29,15 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
     {
         ptrdiff_t off[CX_TILE] = {0}, lab[CX_TILE] = {0};
         double td[4 * CX_TILE], rest[CX_TILE], tot[CX_TILE], logt[CX_TILE], val[CX_TILE];
-        double sc[CX_TILE] = {1.0}, sm[CX_TILE];
+        double sc[CX_TILE] = {1.0}, sm[CX_TILE], lse[CX_TILE];
         float tf[4 * CX_TILE], shf[CX_TILE];
         cx_tile_gather_d(xd, off, 1, 2, td, 0);
         cx_tile_gather_f(xf, off, 1, 2, tf, 1);
-        cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt);
-        cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt);
+        cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt, lse);
+        cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt, lse);
+        cx_lanes_rowsum(xd, xd, xd, 1, rest, tot, logt, lse);
+        cx_label_lanes(xd, xd, xd, lab, 1, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1, lse, 2, val,
+                       od, sm, od);
         cx_tile_labels_d(td, td, lab, xd, 1, 1, od, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
                          rest, 2, val, od, sm, od);
         cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
