@@ -53,6 +53,25 @@ cdef inline double _smooth_dot(const floating* x, Py_ssize_t sx, Py_ssize_t K, c
     return dot                                                   # in every loop it is inlined in
 
 
+cdef inline void _label_grad(floating* g, Py_ssize_t sg, Py_ssize_t K, Py_ssize_t y,
+                             const LabelArgs* a, double coef, double smooth,
+                             double gy) noexcept nogil:
+    # a row's gradient from the exponentials exp(x_k - shift) in g and cx_label_terms'
+    # coefficients: g_k = e_k coef - smooth w_k, then g_y = gy
+    cdef const floating* w = <const floating*> a.w
+    cdef Py_ssize_t k
+    if a.eps == 0 and sg == 1:
+        _scale(g, g, K, coef)
+    elif a.eps == 0:
+        for k in range(K):
+            g[k * sg] = _mul(g[k * sg], coef)
+    else:
+        for k in range(K):
+            g[k * sg] = <floating> cx_fma_d(g[k * sg], coef, -smooth
+                                            * (w[k * a.sw] if w != NULL else 1.0))
+    g[y * sg] = <floating> gy
+
+
 cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py_ssize_t y,
                               const LabelArgs* a, RowSum q, double lse, double scale, floating* g,
                               Py_ssize_t sg) noexcept nogil:
@@ -62,7 +81,6 @@ cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py
     cdef const floating* w = <const floating*> a.w
     cdef double wy, dot, ey
     cdef LabelTerms o
-    cdef Py_ssize_t k
     if a.gamma != 0:
         return _focal_row(x, sx, K, q, g, sg, y, <const floating*> NULL, 0, w, a.sw, a.eps,
                           a.gamma, a.zl, lse, scale, g, sg)
@@ -74,16 +92,7 @@ cdef inline double _label_row(const floating* x, Py_ssize_t sx, Py_ssize_t K, Py
     if a.zl != 0:
         o = cx_label_zloss(o, ey, q, scale, a.zl, lse)
     if g != NULL:
-        if a.eps == 0 and sg == 1:
-            _scale(g, g, K, o.coef)
-        elif a.eps == 0:
-            for k in range(K):
-                g[k * sg] = _mul(g[k * sg], o.coef)
-        else:
-            for k in range(K):
-                g[k * sg] = <floating> cx_fma_d(g[k * sg], o.coef, -o.smooth
-                                                * (w[k * a.sw] if w != NULL else 1.0))
-        g[y * sg] = <floating> o.gy
+        _label_grad(g, sg, K, y, a, o.coef, o.smooth, o.gy)
     return o.loss
 
 
@@ -131,6 +140,15 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
         out.first_bad = bad
 
 
+cdef inline double _add_weighted(double total, double rw, double v) noexcept nogil:
+    # the running sum of the losses plus a sample-weighted loss, rw v rounded once with FMA
+    # hardware: written out, so that GCC's choice of contracting the product (which differed
+    # between the row, group and tile loops) does not decide the last bits of a "mean"/"sum".
+    # Without a sample weight (rw == 1) it is total + v, the same value without the FMA's
+    # longer latency in the chain of the sum.
+    return total + v if rw == 1.0 else cx_fma_d(rw, v, total)
+
+
 cdef inline void _label_group_out(const Tile* t, floating* loss, BlockOut* out) noexcept nogil:
     # the group's losses (times their sample weights) into the output and the block's sum, in
     # row order
@@ -138,12 +156,11 @@ cdef inline void _label_group_out(const Tile* t, floating* loss, BlockOut* out) 
     cdef const double* val = t.val
     cdef const Py_ssize_t* oo = t.oo
     cdef Py_ssize_t r
-    cdef double v, total = out.total
+    cdef double total = out.total
     for r in range(t.n):
-        v = rw[r] * val[r]
         if loss != NULL:
-            loss[oo[r]] = <floating> v
-        total += v
+            loss[oo[r]] = <floating> (rw[r] * val[r])
+        total = _add_weighted(total, rw[r], val[r])
     out.total = total
 
 
@@ -235,7 +252,7 @@ cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexc
     cdef floating* grow
     cdef const floating* xr
     cdef floating m
-    cdef Py_ssize_t K = a.K, r, k, y
+    cdef Py_ssize_t K = a.K, r, y
     for r in range(t.n):
         xr = x + t.ox[r]
         grow = g + t.og[r] if g != NULL and t.lab[r] >= 0 else NULL
@@ -261,14 +278,8 @@ cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexc
             grow = g + t.og[r]
             if t.lab[r] < 0:
                 _zero_row(grow, 1, K)
-                continue
-            if a.eps == 0:
-                _scale(grow, grow, K, t.coef[r])
             else:
-                for k in range(K):
-                    grow[k] = <floating> cx_fma_d(grow[k], t.coef[r], -t.smooth[r]
-                                                  * (w[k * a.sw] if w != NULL else 1.0))
-            grow[t.lab[r]] = <floating> t.gy[r]
+                _label_grad(grow, 1, K, t.lab[r], a, t.coef[r], t.smooth[r], t.gy[r])
 
 
 cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t r0,
@@ -282,7 +293,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     cdef Pos p = _pos(r0, a.B)
     cdef Py_ssize_t K = a.K, r, sxk
     cdef int state
-    cdef double v, rwv
+    cdef double lv, rwv
     cdef RowSum q
     cdef Tile t
     cdef bint tiles = _tiles(K, a.sx.k, &t, sizeof(floating))
@@ -321,17 +332,17 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
             q = _row_sum(xr, K, sxk, grow if state == 1 else NULL, a.sg.k)
             if lse != NULL:
                 lse[_at2(a.slse, p)] = <floating> _lse_value(xr, sxk, K, q)
+        lv = 0.0
         if state == 1:
-            v = rwv * _label_row(xr, sxk, K, a.y[_at2(a.sy, p)], a, q, q.shift + q.log_total,
-                                 a.scale * rwv, grow, a.sg.k)
+            lv = _label_row(xr, sxk, K, a.y[_at2(a.sy, p)], a, q, q.shift + q.log_total,
+                            a.scale * rwv, grow, a.sg.k)
             if buf != NULL and grow != NULL:
                 _softcap_grad_run(grow, a.sg.k, buf, K, a.cap)
         else:
-            v = 0.0
             _zero_row(grow, a.sg.k, K)
         if loss != NULL:
-            loss[_at2(a.sl, p)] = <floating> v
-        out.total += v
+            loss[_at2(a.sl, p)] = <floating> (rwv * lv)
+        out.total = _add_weighted(out.total, rwv, lv)
         _next(&p)
     free(buf)
 

@@ -31,7 +31,9 @@ arguments, ``None`` for an array the call does not have.  The code reads top-dow
 * The per-row formulas are C inline functions of ``_rows.h`` (normaliser, the loss of a label
   and its gradient coefficients) and ``_simd.h`` (exp, log1p, products, reductions), called with
   the same operands by the row path and by the small-K tile path (K <= 40: rows transposed so
-  that one vector lane holds one row), so both give the same bits.
+  that one vector lane holds one row), so both give the same bits.  Cross-entropy with class
+  indices also takes rows of more classes 32 at a time: each row's sums, then the normalisers
+  and label terms of the group one row per lane (cx_lanes_rowsum, cx_label_lanes).
 
 Numerics
 --------

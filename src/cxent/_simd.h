@@ -491,15 +491,7 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
 }
 #else
 #define CX_BLOCK_W_D 0
-CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
-                          ptrdiff_t dk) {
-    (void)s;
-    (void)sr;
-    (void)sk;
-    (void)d;
-    (void)dr;
-    (void)dk;
-}
+#define cx_block_d(s, sr, sk, d, dr, dk) ((void)0) /* never called: W == 0 */
 #endif
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -519,15 +511,7 @@ CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, 
 }
 #else
 #define CX_BLOCK_W_F 0
-CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
-                          ptrdiff_t dk) {
-    (void)s;
-    (void)sr;
-    (void)sk;
-    (void)d;
-    (void)dr;
-    (void)dk;
-}
+#define cx_block_f(s, sr, sk, d, dr, dk) ((void)0) /* never called: W == 0 */
 #endif
 #define CX_TRANSPOSE(T, SUF, W)                                                               \
     CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
