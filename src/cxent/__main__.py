@@ -145,15 +145,12 @@ def _peers_at(isa):
     """Environment that makes PyTorch and NumPy run their kernels for `isa` (as on a CPU whose
     best is `isa`) when it is below this CPU's best: ATEN_CPU_CAPABILITY, and
     NPY_DISABLE_CPU_FEATURES for the dispatch targets above it that this NumPy knows."""
-    from . import _isa
+    from . import _bench, _isa
 
     if isa == _isa.available()[0]:
         return {}
     env = {"ATEN_CPU_CAPABILITY": "avx2" if isa == "avx2" else "default"}
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__ as dispatch
-    except ImportError:  # NumPy 1.x
-        from numpy.core._multiarray_umath import __cpu_dispatch__ as dispatch
+    dispatch, _ = _bench.numpy_dispatch()
     above = {"X86_V4", "AVX512F", "AVX512CD", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL",
              "AVX512_ICL", "AVX512_SPR", "AVX512_KNL", "AVX512_KNM"}
     if isa == "baseline":

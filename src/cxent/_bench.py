@@ -186,16 +186,21 @@ def make_case(n, k, dtype, seed=0):
     return x, y
 
 
+def numpy_dispatch():
+    """NumPy's run-time dispatch targets and the CPU features it detected ((), {} if unknown)."""
+    try:
+        from numpy._core import _multiarray_umath as m
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath as m
+    return getattr(m, "__cpu_dispatch__", ()), getattr(m, "__cpu_features__", {})
+
+
 def peer_isas():
     """What PyTorch and NumPy run their kernels with here (`bench --isa` may lower it)."""
-    parts = []
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-        off = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
-        on = [f for f in __cpu_dispatch__ if __cpu_features__.get(f) and f not in off]
-        parts.append(f"numpy {'+'.join(on) or 'baseline'}")
-    except ImportError:
-        pass
+    dispatch, features = numpy_dispatch()
+    off = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
+    on = [f for f in dispatch if features.get(f) and f not in off]
+    parts = [f"numpy {'+'.join(on) or 'baseline'}"]
     try:
         import torch
 
