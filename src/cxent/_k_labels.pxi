@@ -33,11 +33,10 @@ cdef inline int _label_state(int64_t y, Py_ssize_t K, int64_t ignore, double rw)
     # is 0, so its loss and gradient are exact zeros (whatever the logits, nan included); -1 it
     # is ignore_index (loss and gradient zero, not counted); -2 it is invalid (neither in [0, K)
     # nor ignore_index: the call reports it).
-    if y == ignore:
-        return -1
-    if y < 0 or y >= K:
-        return -2
-    return 1 if rw != 0 else 0
+    # (selects rather than branches: labels are unpredictable, and loops over them vectorize)
+    cdef int valid = <uint64_t> y < <uint64_t> K  # 0 <= y < K
+    cdef int counted = 1 if rw != 0 else 0
+    return -1 if y == ignore else (counted if valid else -2)
 
 
 cdef inline double _smooth_dot(const floating* x, Py_ssize_t sx, Py_ssize_t K, const floating* w,
@@ -174,7 +173,11 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
     cdef floating* xt = <floating*> t.xt
     cdef floating* grow
     cdef floating one = 1
-    cdef Py_ssize_t K = a.K, r, k
+    # locals: the stores through g could alias *a and *t (the compiler would reload them)
+    cdef const Py_ssize_t* lab = t.lab
+    cdef const Py_ssize_t* og = t.og
+    cdef const double* gy = t.gy
+    cdef Py_ssize_t K = a.K, sgk = a.sg.k, r, k
     cdef double wk
     _tile_load(t, x, K, a.cap)
     if lse != NULL:
@@ -212,10 +215,10 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                              t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
                              t.coef, t.smooth, t.gy)
         if g != NULL:
-            for k in range(K):
-                if a.eps == 0:
-                    _scale_lanes(et + k * _TILE, t.coef, t.n)
-                else:
+            if a.eps == 0:
+                _tile_scale(et, t.coef, t.n, K)
+            else:
+                for k in range(K):
                     wk = w[k * a.sw] if w != NULL else 1.0
                     for r in range(t.n):
                         et[k * _TILE + r] = <floating> cx_fma_d(
@@ -227,17 +230,17 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                 for k in range(K):
                     _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
             for r in range(t.n):
-                if t.lab[r] < 0:  # exact zeros, whatever the logits (nan included)
+                if lab[r] < 0:  # exact zeros, whatever the logits (nan included)
                     for k in range(K):
                         et[k * _TILE + r] = 0
-            _tile_store(t, g, a.sg.k, K)
+            _tile_store(t, g, sgk, K)
             if a.cap == 0:
                 # the label's entries into the output rows after the transposed copy:
                 # written into the tile, each would stall the copy's vector load of its
                 # column (a store that does not forward to a wider load)
                 for r in range(t.n):
-                    if t.lab[r] >= 0:
-                        g[t.og[r] + t.lab[r] * a.sg.k] = <floating> t.gy[r]
+                    if lab[r] >= 0:
+                        g[og[r] + lab[r] * sgk] = <floating> gy[r]
 
 
 cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:

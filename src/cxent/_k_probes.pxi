@@ -25,12 +25,13 @@ def scale_array(const floating[::1] e,  # IN
 def scale_lanes_array(floating[::1] e,      # IN/OUT
                       const double[::1] c):  # IN
     """``e *= c`` elementwise with the kernels' scaling of a tile column (for testing)."""
-    if c.shape[0] != e.shape[0]:
+    cdef Py_ssize_t i = 0, n = e.shape[0]
+    if c.shape[0] != n:
         raise ValueError("e and c must have the same length")
-    if e.shape[0] == 0:
-        return
     with nogil:
-        _scale_lanes(&e[0], &c[0], e.shape[0])
+        while i < n:  # one-column tiles
+            _tile_scale(&e[i], &c[i], min(<Py_ssize_t> _TILE, n - i), 1)
+            i += _TILE
 
 
 def log1p_array(const double[::1] x,  # IN

@@ -35,12 +35,13 @@ cdef inline void _scale(const floating* e, floating* g, Py_ssize_t n, double c) 
         cx_scale_d(e, g, n, c)
 
 
-cdef inline void _scale_lanes(floating* e, const double* c, Py_ssize_t n) noexcept nogil:
-    # e[r] = _mul(e[r], c[r]) for r in [0, n): one column of a small-K tile
+cdef inline void _tile_scale(floating* et, const double* c, Py_ssize_t n,
+                             Py_ssize_t K) noexcept nogil:
+    # et[k * _TILE + r] = _mul(et[k * _TILE + r], c[r]) for r < n, k < K: a small-K tile
     if floating is float:
-        cx_scale_lanes_f(e, c, n)
+        cx_tile_scale_f(et, c, n, K)
     else:
-        cx_scale_lanes_d(e, c, n)
+        cx_tile_scale_d(et, c, n, K)
 
 
 cdef inline floating _logsub(floating x, floating m, double c) noexcept nogil:

@@ -170,8 +170,7 @@ cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
             _tile_load(&t, x, K, 0)
             for r in range(t.n):
                 t.coef[r] = 1.0 / t.tot[r]
-            for k in range(K):
-                _scale_lanes(<floating*> t.et + k * _TILE, t.coef, t.n)
+            _tile_scale(<floating*> t.et, t.coef, t.n, K)
             _tile_store(&t, o, a.so.k, K)
             r0 += t.n
         _tile_free(&t)
@@ -192,13 +191,11 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
             _tile_load(&t, x, K, 0)
-            for k in range(K):
-                if floating is float:
-                    cx_logsub_lanes_f(<float*> t.xt + k * _TILE, <float*> t.et + k * _TILE,
-                                      <float*> t.sh, t.logt, t.n)
-                else:
-                    cx_logsub_lanes_d(<double*> t.xt + k * _TILE, <double*> t.et + k * _TILE,
-                                      <double*> t.sh, t.logt, t.n)
+            if floating is float:
+                cx_tile_logsub_f(<float*> t.xt, <float*> t.et, <float*> t.sh, t.logt, t.n, K)
+            else:
+                cx_tile_logsub_d(<double*> t.xt, <double*> t.et, <double*> t.sh, t.logt, t.n,
+                                 K)
             _tile_store(&t, o, a.so.k, K)
             r0 += t.n
         _tile_free(&t)

@@ -52,7 +52,7 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, fabs, log, log1p, pow, INFINITY, NAN
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
@@ -82,14 +82,14 @@ cdef extern from "_simd.h" nogil:
     float cx_logsub1_f(float x, float m, double c)
     void cx_logsub_d(const double* x, double* o, Py_ssize_t n, double m, double c)
     void cx_logsub_f(const float* x, float* o, Py_ssize_t n, float m, double c)
-    void cx_scale_lanes_d(double* e, const double* c, Py_ssize_t n)
-    void cx_scale_lanes_f(float* e, const double* c, Py_ssize_t n)
-    void cx_logsub_lanes_d(const double* x, double* o, const double* m, const double* c,
-                           Py_ssize_t n)
-    void cx_logsub_lanes_f(const float* x, float* o, const float* m, const double* c,
-                           Py_ssize_t n)
     enum: CX_TILE
     enum: CX_SMALL_K
+    void cx_tile_scale_d(double* et, const double* c, Py_ssize_t n, Py_ssize_t K)
+    void cx_tile_scale_f(float* et, const double* c, Py_ssize_t n, Py_ssize_t K)
+    void cx_tile_logsub_d(const double* xt, double* o, const double* m, const double* c,
+                          Py_ssize_t n, Py_ssize_t K)
+    void cx_tile_logsub_f(const float* xt, float* o, const float* m, const double* c,
+                          Py_ssize_t n, Py_ssize_t K)
     void cx_tile_gather_d(const double* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
                           double* tile, bint run)
     void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,

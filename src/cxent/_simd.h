@@ -397,10 +397,15 @@ CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
    otherwise by forming the product in float64. */
 CX_INLINE double cx_mul1_d(double e, double c) { return e * c; }
 
+/* c as hi + lo in float32 (hi = c rounded, lo = the rest rounded): the factor of cx_mul1_f and
+   the subtrahend of cx_logsub1_f, split once per row where a row's elements share it */
+CX_INLINE float cx_hi_f(double c) { return (float)c; }
+CX_INLINE float cx_lo_f(double c) { return (float)(c - (double)(float)c); }
+CX_INLINE float cx_mul_split_f(float e, float hi, float lo) { return fmaf(e, hi, e * lo); }
+
 CX_INLINE float cx_mul1_f(float e, double c) {
 #if CX_HAVE_FMA
-    float hi = (float)c, lo = (float)(c - (double)hi);
-    return fmaf(e, hi, e * lo);
+    return cx_mul_split_f(e, cx_hi_f(c), cx_lo_f(c));
 #else
     return (float)((double)e * c);
 #endif
@@ -422,9 +427,11 @@ CX_INLINE void cx_scale_f(const float *e, float *g, ptrdiff_t n, double c) {
    result is within about 1 ulp, and the maximum's own entry is -c rounded once. */
 CX_INLINE double cx_logsub1_d(double x, double m, double c) { return (x - m) - c; }
 
-CX_INLINE float cx_logsub1_f(float x, float m, double c) {
-    float hi = (float)c, lo = (float)(c - (double)hi);
+CX_INLINE float cx_logsub_split_f(float x, float m, float hi, float lo) {
     return ((x - m) - hi) - lo;
+}
+CX_INLINE float cx_logsub1_f(float x, float m, double c) {
+    return cx_logsub_split_f(x, m, cx_hi_f(c), cx_lo_f(c));
 }
 
 CX_INLINE void cx_logsub_d(const double *x, double *o, ptrdiff_t n, double m, double c) {
@@ -435,30 +442,6 @@ CX_INLINE void cx_logsub_d(const double *x, double *o, ptrdiff_t n, double m, do
 CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, double c) {
     CX_PRAGMA(omp simd)
     for (ptrdiff_t k = 0; k < n; k++) o[k] = cx_logsub1_f(x[k], m, c);
-}
-
-/* The same two operations on one column of a small-K tile, with a factor (shift, log) per lane:
-   e[r] *= c[r];  o[r] = (x[r] - m[r]) - c[r] */
-CX_INLINE void cx_scale_lanes_d(double *e, const double *c, ptrdiff_t n) {
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_d(e[r], c[r]);
-}
-
-CX_INLINE void cx_scale_lanes_f(float *e, const double *c, ptrdiff_t n) {
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_f(e[r], c[r]);
-}
-
-CX_INLINE void cx_logsub_lanes_d(const double *x, double *o, const double *m, const double *c,
-                                 ptrdiff_t n) {
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) o[r] = cx_logsub1_d(x[r], m[r], c[r]);
-}
-
-CX_INLINE void cx_logsub_lanes_f(const float *x, float *o, const float *m, const double *c,
-                                 ptrdiff_t n) {
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) o[r] = cx_logsub1_f(x[r], m[r], c[r]);
 }
 
 /* d[r * dr + k * dk] = s[r * sr + k * sk] for r < n, k < K, with sk == dr == 1 (rows to a tile)
@@ -542,6 +525,58 @@ CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
    module, not one in every kernel (a call per tile costs nothing; the build time does).  Tiles
    of 32 rows: measured faster than 64 or 128, on par with 16. */
 #define CX_TILE 32
+
+/* The same two operations on a small-K tile's columns k < K with a factor per lane r < n:
+   et[k * CX_TILE + r] *= c[r] (softmax, gradients), o[k * CX_TILE + r] =
+   (xt[k * CX_TILE + r] - m[r]) - c[r] (log_softmax).  For float32 the factor is split into
+   hi + lo once per row, not once per element (the same values, a third of the work). */
+CX_INLINE void cx_tile_scale_d(double *et, const double *c, ptrdiff_t n, ptrdiff_t K) {
+    for (ptrdiff_t k = 0; k < K; k++) {
+        double *e = et + k * CX_TILE;
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_d(e[r], c[r]);
+    }
+}
+
+CX_INLINE void cx_tile_scale_f(float *et, const double *c, ptrdiff_t n, ptrdiff_t K) {
+#if CX_HAVE_FMA
+    float hi[CX_TILE], lo[CX_TILE];
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); }
+    for (ptrdiff_t k = 0; k < K; k++) {
+        float *e = et + k * CX_TILE;
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul_split_f(e[r], hi[r], lo[r]);
+    }
+#else
+    for (ptrdiff_t k = 0; k < K; k++) {
+        float *e = et + k * CX_TILE;
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++) e[r] = cx_mul1_f(e[r], c[r]);
+    }
+#endif
+}
+
+CX_INLINE void cx_tile_logsub_d(const double *xt, double *o, const double *m, const double *c,
+                                ptrdiff_t n, ptrdiff_t K) {
+    for (ptrdiff_t k = 0; k < K; k++) {
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++)
+            o[k * CX_TILE + r] = cx_logsub1_d(xt[k * CX_TILE + r], m[r], c[r]);
+    }
+}
+
+CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const double *c,
+                                ptrdiff_t n, ptrdiff_t K) {
+    float hi[CX_TILE], lo[CX_TILE];
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); }
+    for (ptrdiff_t k = 0; k < K; k++) {
+        CX_PRAGMA(omp simd)
+        for (ptrdiff_t r = 0; r < n; r++)
+            o[k * CX_TILE + r] = cx_logsub_split_f(xt[k * CX_TILE + r], m[r], hi[r], lo[r]);
+    }
+}
 
 #define CX_TILE_COPIES(T, SUF)                                                                \
     static void cx_tile_gather_##SUF(const T *x, const ptrdiff_t *off, ptrdiff_t n,           \
