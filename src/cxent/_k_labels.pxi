@@ -106,7 +106,8 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
                               BlockOut* out) noexcept nogil:
     # The t.n rows from position p (flat row r0) of a group (a tile, or a group of rows): their
     # offsets, sample weights t.rw, class indices t.lab by _label_state's rule (-1 for a row
-    # that does not count) and scales t.sc; the counts and the first invalid row into out.
+    # not computed; t.skipped of them) and scales t.sc; the counts and the first invalid row
+    # into out.
     # The fields it reads and the scratch pointers it writes through are locals: the stores
     # could alias *a and *t, and the compiler would reload them for every row.
     cdef const int64_t* ys = a.y
@@ -116,15 +117,21 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
     cdef Py_ssize_t* lab = t.lab
     cdef int64_t ignore = a.ignore, yv, bad = -1
     cdef double scale = a.scale
-    cdef Py_ssize_t K = a.K, n = t.n, counted = 0, r
+    cdef Py_ssize_t K = a.K, n = t.n, counted = 0, computed = 0, r
     cdef int state
     t.xrun = _offsets(a.sx.a, a.sx.b, p, n, t.ox) and a.sx.b == K
     t.grun = _offsets(a.sg.a, a.sg.b, p, n, t.og) and a.sg.b == K
-    _offsets(a.sl.a, a.sl.b, p, n, t.oo)
-    _offsets(a.slse.a, a.slse.b, p, n, t.ot)
-    _offsets(a.srw.a, a.srw.b, p, n, lab)  # the sample weights' offsets, then the labels'
-    for r in range(n):                     # (lab is scratch here)
-        rw[r] = rws[lab[r]] if rws != NULL else 1.0
+    if a.loss != NULL:  # (offsets into arrays that are absent are not read)
+        _offsets(a.sl.a, a.sl.b, p, n, t.oo)
+    if a.lse != NULL:
+        _offsets(a.slse.a, a.slse.b, p, n, t.ot)
+    if rws != NULL:
+        _offsets(a.srw.a, a.srw.b, p, n, lab)  # the sample weights' offsets, then the
+        for r in range(n):                     # labels' (lab is scratch here)
+            rw[r] = rws[lab[r]]
+    else:
+        for r in range(n):
+            rw[r] = 1.0
     _offsets(a.sy.a, a.sy.b, p, n, lab)
     for r in range(n):
         yv = ys[lab[r]]
@@ -132,8 +139,10 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
         if state == -2 and bad < 0:
             bad = r0 + r
         counted += state >= 0
+        computed += state == 1
         lab[r] = <Py_ssize_t> yv if state == 1 else -1
         sc[r] = scale * rw[r]
+    t.skipped = n - computed
     out.counted += counted
     if bad >= 0 and out.first_bad < 0:
         out.first_bad = bad
@@ -148,18 +157,24 @@ cdef inline double _add_weighted(double total, double rw, double v) noexcept nog
     return total + v if rw == 1.0 else cx_fma_d(rw, v, total)
 
 
-cdef inline void _label_group_out(const Tile* t, floating* loss, BlockOut* out) noexcept nogil:
-    # the group's losses (times their sample weights) into the output and the block's sum, in
-    # row order
+cdef inline void _label_group_out(const Tile* t, floating* loss, bint weighted,
+                                  BlockOut* out) noexcept nogil:
+    # the group's losses (times their sample weights; all 1 unless weighted) into the output
+    # and the block's sum, in row order
     cdef const double* rw = t.rw
     cdef const double* val = t.val
     cdef const Py_ssize_t* oo = t.oo
     cdef Py_ssize_t r
     cdef double total = out.total
-    for r in range(t.n):
-        if loss != NULL:
+    if loss != NULL:
+        for r in range(t.n):
             loss[oo[r]] = <floating> (rw[r] * val[r])
-        total = _add_weighted(total, rw[r], val[r])
+    if weighted:
+        for r in range(t.n):
+            total = _add_weighted(total, rw[r], val[r])
+    else:
+        for r in range(t.n):
+            total = _add_weighted(total, 1.0, val[r])
     out.total = total
 
 
@@ -229,7 +244,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                         et[t.lab[r] * _TILE + r] = <floating> t.gy[r]
                 for k in range(K):
                     _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
-            for r in range(t.n):
+            for r in range(t.n if t.skipped else 0):
                 if lab[r] < 0:  # exact zeros, whatever the logits (nan included)
                     for k in range(K):
                         et[k * _TILE + r] = 0
@@ -311,7 +326,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
                 _ce_tile(x, a, &t)
             else:
                 _ce_group(x, a, &t)
-            _label_group_out(&t, loss, out)
+            _label_group_out(&t, loss, a.rw != NULL, out)
             r0 += t.n
         _tile_free(&t)
         return

@@ -265,6 +265,7 @@ ctypedef struct Tile:
     Py_ssize_t* ot
     Py_ssize_t* oo      # row offsets in the per-row output
     Py_ssize_t n        # rows in the current tile
+    Py_ssize_t skipped  # of them, rows with lab -1 (_label_group)
     bint xrun, grun     # its rows follow each other K elements apart in x / in the output
 
 
