@@ -1,9 +1,11 @@
 """The compiled layer's two paths give the same bits.
 
 With at most 40 classes the kernels take rows a tile at a time (one row per vector lane); with
-more, or when the tile path is switched off (``_set_small_k(0)``), row by row.  Both use the same
+more, or when the tile path is switched off (``_set_small_k(0)``), contiguous rows go in groups
+(each row's sums, then the group's logarithms one row per lane: cross-entropy to 512 classes,
+log_softmax and logsumexp to 128) and longer or strided rows one by one.  All use the same
 per-row formulas (_rows.h), so every operation and option must give bit-identical results on
-either path, and with the class axis strided (the row path's strided loops) too.
+every path: the tiles, the groups (tile path off) and the strided row loops.
 """
 
 import itertools
@@ -38,7 +40,7 @@ def _same(got, want):
 
 @pytest.fixture
 def row_path():
-    """Run the body with the tile path off (every row down the row path)."""
+    """Run the body with the tile path off (rows in groups, or one by one)."""
     old = kernels._set_small_k(0)
     try:
         yield

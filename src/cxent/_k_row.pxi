@@ -343,6 +343,25 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
             grow[k * sk] = et[k * _TILE + r]
 
 
+cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K) noexcept nogil:
+    # The normalisers of a group of t.n rows (K > _small_k) at offsets t.ox with unit element
+    # stride, as a tile's (t.sh, t.rest, t.tot, t.logt, t.lse): each row's maximum and sum of
+    # exponentials, then the logarithms of the whole group one row per vector lane
+    # (cx_lanes_rowsum).  Row by row, each logarithm is a chain of dependent operations that
+    # stalls the loop (about 90 ns per row).  The same arithmetic as _row_sum.
+    cdef floating* sh = <floating*> t.sh
+    cdef const floating* xr
+    cdef floating m
+    cdef Py_ssize_t r
+    for r in range(t.n):
+        xr = x + t.ox[r]
+        m = _row_max(xr, K, 1)
+        sh[r] = m if m > -INFINITY else 0
+        t.rmax[r] = m
+        t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], <floating*> NULL, 1, &t.rcnt[r])
+    cx_lanes_rowsum(t.rmax, t.racc, t.rcnt, t.n, t.rest, t.tot, t.logt, t.lse)
+
+
 cdef inline RowSum _tile_rowsum(const Tile* t, const floating* sh, Py_ssize_t r) noexcept nogil:
     # row r's normaliser as the row path's RowSum (sh is t.sh)
     cdef RowSum q
