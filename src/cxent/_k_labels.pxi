@@ -260,31 +260,25 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
 
 cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
     # cross-entropy of a group of _TILE contiguous rows (K > _small_k, no soft cap, no focal
-    # loss): each row's maximum and sum of exponentials (the terms stored in its gradient row),
-    # then the normalisers and the label terms of the whole group one row per vector lane (the
-    # tiles' functions), then each row's gradient.  The same arithmetic as row by row.
+    # loss): the normalisers (_group_rowsum, the terms stored in the gradient rows), then the
+    # label terms of the whole group one row per vector lane (the tiles' functions), then each
+    # row's gradient.  The same arithmetic as row by row.
     cdef const floating* w = <const floating*> a.w
     cdef floating* g = <floating*> a.grad
     cdef floating* lse = <floating*> a.lse
     cdef floating* sh = <floating*> t.sh
     cdef floating* grow
     cdef const floating* xr
-    cdef floating m
     cdef Py_ssize_t K = a.K, r, y
+    _group_rowsum(x, t, K, g)
     for r in range(t.n):
         xr = x + t.ox[r]
-        grow = g + t.og[r] if g != NULL and t.lab[r] >= 0 else NULL
-        m = _row_max(xr, K, 1)
-        sh[r] = m if m > -INFINITY else 0
-        t.rmax[r] = m
-        t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], grow, 1, &t.rcnt[r])
         y = t.lab[r] if t.lab[r] >= 0 else 0
         t.xy[r] = <double> xr[y] - <double> sh[r]
-        t.ey[r] = grow[y] if grow != NULL else 0.0
+        t.ey[r] = g[t.og[r] + y] if g != NULL and t.lab[r] >= 0 else 0.0
         t.wy[r] = w[y * a.sw] if w != NULL else 1.0
         if a.eps != 0:
             t.aux[r] = _smooth_dot(xr, 1, K, w, a.sw, sh[r]) if t.lab[r] >= 0 else 0.0
-    cx_lanes_rowsum(t.rmax, t.racc, t.rcnt, t.n, t.rest, t.tot, t.logt, t.lse)
     if lse != NULL:
         for r in range(t.n):
             lse[t.ot[r]] = <floating> _lse_value(x + t.ox[r], 1, K,

@@ -343,12 +343,14 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
             grow[k * sk] = et[k * _TILE + r]
 
 
-cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K) noexcept nogil:
+cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K,
+                               floating* e) noexcept nogil:
     # The normalisers of a group of t.n rows (K > _small_k) at offsets t.ox with unit element
     # stride, as a tile's (t.sh, t.rest, t.tot, t.logt, t.lse): each row's maximum and sum of
     # exponentials, then the logarithms of the whole group one row per vector lane
     # (cx_lanes_rowsum).  Row by row, each logarithm is a chain of dependent operations that
-    # stalls the loop (about 90 ns per row).  The same arithmetic as _row_sum.
+    # stalls the loop (about 90 ns per row).  The same arithmetic as _row_sum.  With e != NULL
+    # the terms exp(x_k - shift) are stored in the rows at offsets t.og of e.
     cdef floating* sh = <floating*> t.sh
     cdef const floating* xr
     cdef floating m
@@ -358,7 +360,8 @@ cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K) noexcep
         m = _row_max(xr, K, 1)
         sh[r] = m if m > -INFINITY else 0
         t.rmax[r] = m
-        t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], <floating*> NULL, 1, &t.rcnt[r])
+        t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], e + t.og[r] if e != NULL else NULL, 1,
+                                  &t.rcnt[r])
     cx_lanes_rowsum(t.rmax, t.racc, t.rcnt, t.n, t.rest, t.tot, t.logt, t.lse)
 
 

@@ -219,7 +219,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
-            _group_rowsum(x, &t, K)
+            _group_rowsum(x, &t, K, <floating*> NULL)
             for r in range(t.n):
                 _log_softmax_out(x + t.ox[r], 1, o + t.og[r], a.so.k, K,
                                  (<floating*> t.sh)[r], t.logt[r])
@@ -247,7 +247,7 @@ cdef void _lse_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
             if tiles:
                 _tile_load(&t, x, K, 0)
             else:
-                _group_rowsum(x, &t, K)
+                _group_rowsum(x, &t, K, <floating*> NULL)
             for r in range(t.n):
                 q = _tile_rowsum(&t, <floating*> t.sh, r)
                 o[t.oo[r]] = <floating> _lse_value(x + t.ox[r], 1, K, q)
