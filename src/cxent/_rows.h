@@ -110,7 +110,8 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
             for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
         for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
             T m[16], s[16];                                                                   \
-            double acc[16], cnt[16];                                                          \
+            double acc[16];                                                                   \
+            T cnt[16]; /* counts of at most CX_SMALL_K: exact in either type */               \
             /* the sums start at -0.0, which adds like 0.0 (every term is +0.0 or more) but is \
                not a byte pattern: GCC turns a loop storing 0.0 into memset (rep stos) */      \
             CX_PRAGMA(omp simd)                                                               \
@@ -128,14 +129,17 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 CX_PRAGMA(omp simd)                                                           \
                 for (int j = 0; j < 16; j++) {                                                \
                     T v = cx_expm_##SUF(c[j], s[j]);                                          \
+                    int top = c[j] == s[j];                                                   \
                     e[j] = v;                                                                 \
-                    acc[j] += c[j] == s[j] ? 0.0 : (double)v;                                 \
-                    cnt[j] += c[j] == s[j] ? 1.0 : 0.0;                                       \
+                    /* v zeroed by a mask before the conversion (a select would be turned into \
+                       two of doubles, each after an addition) */                            \
+                    acc[j] += (double)cx_keep_##SUF(v, !top);                                 \
+                    cnt[j] += top ? (T)1 : (T)0;                                              \
                 }                                                                             \
             }                                                                                 \
             CX_PRAGMA(omp simd)                                                               \
             for (int j = 0; j < 16; j++) {                                                    \
-                cx_rowsum q = cx_rowsum_finish((double)m[j], acc[j], cnt[j], 1);              \
+                cx_rowsum q = cx_rowsum_finish((double)m[j], acc[j], (double)cnt[j], 1);      \
                 rest[r0 + j] = q.rest;                                                        \
                 tot[r0 + j] = q.total;                                                        \
                 logt[r0 + j] = q.log_total;                                                   \

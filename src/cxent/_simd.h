@@ -60,6 +60,14 @@ CX_INLINE uint64_t cx_bits_d(double d) { uint64_t u; memcpy(&u, &d, sizeof u); r
 CX_INLINE double cx_from_bits_d(uint64_t u) { double d; memcpy(&d, &u, sizeof d); return d; }
 CX_INLINE uint32_t cx_bits_f(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
 CX_INLINE float cx_from_bits_f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
+/* keep ? v : +0.0 by a mask of the bits (for v >= 0 or nan): one AND, where compilers turn a
+   select before a conversion into two selects after it */
+CX_INLINE double cx_keep_d(double v, int keep) {
+    return cx_from_bits_d(cx_bits_d(v) & (0ull - (uint64_t)(keep != 0)));
+}
+CX_INLINE float cx_keep_f(float v, int keep) {
+    return cx_from_bits_f(cx_bits_f(v) & (0u - (uint32_t)(keep != 0)));
+}
 
 /* exp(s + err) with |err| << ulp(s) (err = 0 for a plain exp): the core of the exps below.
    z = s log2(e) + 1.5 * 2^52 rounds n = round(s / ln2) into the low bits of z, and because the
