@@ -60,11 +60,11 @@ CX_INLINE uint64_t cx_bits_d(double d) { uint64_t u; memcpy(&u, &d, sizeof u); r
 CX_INLINE double cx_from_bits_d(uint64_t u) { double d; memcpy(&d, &u, sizeof d); return d; }
 CX_INLINE uint32_t cx_bits_f(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
 CX_INLINE float cx_from_bits_f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
-/* keep ? v : +0.0 by a mask of the bits (for v >= 0 or nan): one AND, where compilers turn a
-   select before a conversion into two selects after it */
-CX_INLINE double cx_keep_d(double v, int keep) {
-    return cx_from_bits_d(cx_bits_d(v) & (0ull - (uint64_t)(keep != 0)));
-}
+/* keep ? v : +0.0 (for v >= 0 or nan), before a conversion to float64: for floats by a mask of
+   the bits, one AND (compilers turn a select before the conversion into two selects of doubles
+   after it); for doubles a plain select (a 64-bit mask from a comparison needs SSE4.1: the
+   baseline build would not vectorize the loop) */
+CX_INLINE double cx_keep_d(double v, int keep) { return keep ? v : 0.0; }
 CX_INLINE float cx_keep_f(float v, int keep) {
     return cx_from_bits_f(cx_bits_f(v) & (0u - (uint32_t)(keep != 0)));
 }
