@@ -16,10 +16,6 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
     cx_scale_f(of, of, n, 0.5);
     cx_logsub_d(xd, od, n, xd[0], 1.0);
     cx_logsub_f(xf, of, n, xf[0], 1.0);
-    cx_scale_lanes_d(od, xd, n);
-    cx_scale_lanes_f(of, xd, n);
-    cx_logsub_lanes_d(xd, od, xd, xd, n);
-    cx_logsub_lanes_f(xf, of, xf, xd, n);
     {
         cx_rowsum q = cx_rowsum_finish(xd[0], xd[1], 1.0, 1);
         cx_label_terms_t t = cx_label_terms(xd[0], xd[1], 1.0, 0.0, q, 0.1, 0.05, 2.0, 1.0);
@@ -42,6 +38,12 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
                          rest, 2, val, od, sm, od);
         cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
                          rest, 2, val, od, sm, od);
+        cx_tile_scale_d(td, xd, 1, 2);
+        cx_tile_scale_f(tf, xd, 1, 2);
+        cx_tile_logsub_d(td, td, xd, xd, 1, 2);
+        cx_tile_logsub_f(tf, tf, xf, xd, 1, 2);
+        acc += cx_keep_d(xd[0], 1) + cx_keep_f(xf[0], 0) + cx_hi_f(xd[0]) + cx_lo_f(xd[0])
+               + cx_mul_split_f(xf[0], xf[1], xf[2]) + cx_logsub_split_f(xf[0], xf[1], xf[2], xf[3]);
         cx_tile_scatter_d(td, 1, 2, od, off, 0);
         cx_tile_scatter_f(tf, 1, 2, of, off, 1);
         acc += val[0];

@@ -176,7 +176,7 @@ cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
                         Py_ssize_t r1) noexcept nogil:
     cdef floating* o = <floating*> a.out
     cdef Pos p = _pos(r0, a.B)
-    cdef Py_ssize_t K = a.K, r, k
+    cdef Py_ssize_t K = a.K, r
     cdef Tile t
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
         while r0 < r1:
@@ -199,7 +199,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
                             Py_ssize_t r1) noexcept nogil:
     cdef floating* o = <floating*> a.out
     cdef Pos p = _pos(r0, a.B)
-    cdef Py_ssize_t K = a.K, r, k
+    cdef Py_ssize_t K = a.K, r
     cdef Tile t
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
         while r0 < r1:
