@@ -537,7 +537,7 @@ CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
 /* The same two operations on a small-K tile's columns k < K with a factor per lane r < n:
    et[k * CX_TILE + r] *= c[r] (softmax, gradients), o[k * CX_TILE + r] =
    (xt[k * CX_TILE + r] - m[r]) - c[r] (log_softmax).  For float32 the factor is split into
-   hi + lo once per row, not once per element (the same values, a third of the work). */
+   hi + lo once per row, not once per element (the same values). */
 CX_INLINE void cx_tile_scale_d(double *et, const double *c, ptrdiff_t n, ptrdiff_t K) {
     for (ptrdiff_t k = 0; k < K; k++) {
         double *e = et + k * CX_TILE;
