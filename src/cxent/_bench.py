@@ -207,7 +207,7 @@ def peer_isas():
         parts.append(f"torch {torch.backends.cpu.get_cpu_capability()}")
     except ImportError:
         pass
-    return ", ".join(parts) or "-"
+    return ", ".join(parts)
 
 
 def cpu_name():

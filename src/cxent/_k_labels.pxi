@@ -310,7 +310,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     cdef Tile t
     cdef bint tiles = _tiles(K, a.sx.k, &t, sizeof(floating))
     if tiles or (a.cap == 0 and a.gamma == 0 and (g == NULL or a.sg.k == 1)
-                 and _groups(K, a.sx.k, &t, sizeof(floating), 512)):
+                 and _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_LABELS)):
         # _TILE rows at a time: a tile (few classes), or a group of rows
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)

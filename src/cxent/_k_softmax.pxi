@@ -147,22 +147,7 @@ cdef inline void _log_softmax_backward_row(const floating* y, Py_ssize_t sy, con
         gi[k * sgi] = <floating> (go[k * sgo] - _exp(y[k * sy]) * acc)
 
 
-# ---- blocks: tiles of rows when K is small and the classes are contiguous, else row by row ----
-
-cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
-                        Py_ssize_t itemsize) noexcept nogil:
-    return 0 < K <= _small_k and sk == 1 and _tile_alloc(t, K, itemsize)
-
-
-cdef inline bint _groups(Py_ssize_t K, Py_ssize_t sk, Tile* t, Py_ssize_t itemsize,
-                         Py_ssize_t kmax) noexcept nogil:
-    # groups of rows (_group_rowsum, _ce_group) for rows too long for a tile, up to kmax
-    # classes: longer rows amortise their logarithm, and went faster row by row (AVX2 build,
-    # one thread: cross-entropy at K = 1,000 float32 5-9 %, log_softmax at K = 256 6 % and at
-    # K = 1,000 20 %; groups were faster for cross-entropy to K = 512, 4-14 %, and for
-    # log_softmax to K = 128, float32 5-26 %)
-    return _small_k < K <= kmax and sk == 1 and _tile_alloc(t, 0, itemsize)
-
+# ---- blocks: tiles when K is small and the classes contiguous, groups of rows, or row by row ----
 
 cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept nogil:
     # the offsets of the tile's rows, and p moved past them
@@ -215,7 +200,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
             r0 += t.n
         _tile_free(&t)
         return
-    if _groups(K, a.sx.k, &t, sizeof(floating), 128):
+    if _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_ROWS):
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
@@ -240,7 +225,7 @@ cdef void _lse_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     cdef RowSum q
     cdef Tile t
     cdef bint tiles = _tiles(K, a.sx.k, &t, sizeof(floating))
-    if tiles or _groups(K, a.sx.k, &t, sizeof(floating), 128):
+    if tiles or _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_ROWS):
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
