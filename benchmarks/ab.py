@@ -1,0 +1,79 @@
+"""A/B timing of two source trees with built kernels (before / after a kernel change).
+
+    python benchmarks/ab.py BEFORE_SRC AFTER_SRC [--isa avx2] [--rounds 3] [--op cross_entropy]
+                            [--cases 2:float32,10:float64,...]
+
+Each round runs one child process per tree, alternating (so that the machine's slow spells fall
+on both), with CXENT_ISA set and PYTHONPATH at the tree's ``src``; each child times every case
+(4,194,304 elements, N = elements / K, one thread) 9 times and keeps the minimum.  Prints ns per
+element, the minimum over the rounds, and before / after.  ``--op cross_entropy`` times the
+forward and gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``.  Make the
+BEFORE tree with ``git worktree add /tmp/before REV`` and ``python setup.py build_ext --inplace``
+in it."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+import cxent
+op, cases = sys.argv[1], sys.argv[2]
+res = {}
+for case in cases.split(","):
+    k, dt = case.split(":")
+    k = int(k)
+    n = (1 << 22) // k
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((n, k)) * 3).astype(dt)
+    y = rng.integers(0, k, n)
+    buf = np.empty_like(x)
+    if op == "cross_entropy":
+        def f():
+            cxent.cross_entropy(x, y, return_grad=True, grad_out=buf, n_threads=1)
+    else:
+        fn = getattr(cxent, op)
+        def f():
+            fn(x, out=buf, n_threads=1)
+    f()
+    best = 1e9
+    for _ in range(9):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    res[case] = best / x.size * 1e9
+print(json.dumps(res))
+"""
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("before")
+    p.add_argument("after")
+    p.add_argument("--isa", default="avx2")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--op", default="cross_entropy",
+                   choices=["cross_entropy", "softmax", "log_softmax"])
+    p.add_argument("--cases", default="2:float32,16:float32,32:float32,100:float32,"
+                                      "2:float64,10:float64")
+    a = p.parse_args(argv)
+    times = {}
+    for _ in range(a.rounds):
+        for tree in (a.before, a.after):
+            env = {**os.environ, "CXENT_ISA": a.isa, "PYTHONPATH": os.path.abspath(tree)}
+            out = subprocess.run([sys.executable, "-c", CHILD, a.op, a.cases], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            for case, ns in json.loads(out).items():
+                times.setdefault(case, {}).setdefault(tree, []).append(ns)
+    print(f"{a.op}, {a.isa} build, one thread, ns per element (min of {a.rounds} rounds x 9)")
+    for case, t in times.items():
+        b, c = min(t[a.before]), min(t[a.after])
+        print(f"  K:dtype {case:12s} before {b:6.2f}  after {c:6.2f}  before/after {b / c:5.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
