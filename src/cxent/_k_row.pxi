@@ -226,9 +226,11 @@ cdef enum:
     # by one past them, where groups measured slower (AVX2 build, one thread: cross-entropy at
     # K = 1,000 float32 by 3-9 %, log_softmax at K = 256 by 6 % and at K = 1,000 by 20 %; below
     # them groups were faster: cross-entropy from K = 160 to 512 by 4-14 %, log_softmax float32
-    # at K = 64-128 by 5-26 %)
+    # at K = 100 by 7 %, at K = 64-128 0-26 % between runs)
     _GROUP_K_LABELS = 512  # cross-entropy with class indices (_ce_group)
-    _GROUP_K_ROWS = 128    # log_softmax, logsumexp (_group_rowsum alone)
+    # log_softmax, logsumexp in float32 (_group_rowsum alone; in float64 groups were 12-14 %
+    # slower at K = 64-128 by benchmarks/ab.py, float32 at K = 100 7 % faster)
+    _GROUP_K_ROWS = 128
 
 # The largest K that takes the tile path; 0 sends every row down the row path (for tests).
 cdef Py_ssize_t _small_k = _SMALL_K
@@ -315,6 +317,11 @@ cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
                         Py_ssize_t itemsize) noexcept nogil:
     # tiles for few classes along a contiguous axis (False also when out of memory)
     return 0 < K <= _small_k and sk == 1 and _tile_alloc(t, K, itemsize)
+
+
+cdef inline Py_ssize_t _group_k_rows(Py_ssize_t itemsize) noexcept nogil:
+    # the largest K of log_softmax's and logsumexp's groups: float32 only
+    return _GROUP_K_ROWS if itemsize == 4 else 0
 
 
 cdef inline bint _groups(Py_ssize_t K, Py_ssize_t sk, Tile* t, Py_ssize_t itemsize,

@@ -200,7 +200,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
             r0 += t.n
         _tile_free(&t)
         return
-    if _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_ROWS):
+    if _groups(K, a.sx.k, &t, sizeof(floating), _group_k_rows(sizeof(floating))):
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
@@ -225,7 +225,7 @@ cdef void _lse_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     cdef RowSum q
     cdef Tile t
     cdef bint tiles = _tiles(K, a.sx.k, &t, sizeof(floating))
-    if tiles or _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_ROWS):
+    if tiles or _groups(K, a.sx.k, &t, sizeof(floating), _group_k_rows(sizeof(floating))):
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
