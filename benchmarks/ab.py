@@ -1,13 +1,16 @@
 """A/B timing of two source trees with built kernels (before / after a kernel change).
 
     python benchmarks/ab.py BEFORE_SRC AFTER_SRC [--isa avx2] [--rounds 3] [--op cross_entropy]
-                            [--cases 2:float32,10:float64,...]
+                            [--cases 2:float32,10:float64,...] [--elements 4194304]
 
 Each round runs one child process per tree, alternating (so that the machine's slow spells fall
 on both), with CXENT_ISA set and PYTHONPATH at the tree's ``src``; each child times every case
-(4,194,304 elements, N = elements / K, one thread) 9 times and keeps the minimum.  Prints ns per
-element, the minimum over the rounds, and before / after.  ``--op cross_entropy`` times the
-forward and gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``.  Make the
+(``--elements``, 4,194,304 by default, N = elements / K, one thread) 9 times and keeps the
+minimum; a case smaller than the default is called repeatedly in each timing (so that arrays
+that fit in the caches, e.g. ``--elements 16000``, are timed there).  Prints ns per element, the
+minimum over the rounds, and before / after.  ``--op cross_entropy`` times the forward and
+gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``; ``logsumexp`` reads
+the logits and writes one value per row.  The same tree given twice times one build.  Make the
 BEFORE tree with ``git worktree add /tmp/before REV`` and ``python setup.py build_ext --inplace``
 in it."""
 
@@ -21,12 +24,13 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 import cxent
-op, cases = sys.argv[1], sys.argv[2]
+op, cases, elements = sys.argv[1], sys.argv[2], int(sys.argv[3])
 res = {}
 for case in cases.split(","):
     k, dt = case.split(":")
     k = int(k)
-    n = (1 << 22) // k
+    n = elements // k
+    reps = max(1, (1 << 22) // (n * k))
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((n, k)) * 3).astype(dt)
     y = rng.integers(0, k, n)
@@ -34,6 +38,9 @@ for case in cases.split(","):
     if op == "cross_entropy":
         def f():
             cxent.cross_entropy(x, y, return_grad=True, grad_out=buf, n_threads=1)
+    elif op == "logsumexp":
+        def f():
+            cxent.logsumexp(x, axis=-1, n_threads=1)
     else:
         fn = getattr(cxent, op)
         def f():
@@ -42,9 +49,10 @@ for case in cases.split(","):
     best = 1e9
     for _ in range(9):
         t = time.perf_counter()
-        f()
+        for _ in range(reps):
+            f()
         best = min(best, time.perf_counter() - t)
-    res[case] = best / x.size * 1e9
+    res[case] = best / (x.size * reps) * 1e9
 print(json.dumps(res))
 """
 
@@ -56,22 +64,30 @@ def main(argv=None):
     p.add_argument("--isa", default="avx2")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--op", default="cross_entropy",
-                   choices=["cross_entropy", "softmax", "log_softmax"])
+                   choices=["cross_entropy", "softmax", "log_softmax", "logsumexp"])
     p.add_argument("--cases", default="2:float32,16:float32,32:float32,100:float32,"
                                       "2:float64,10:float64")
+    p.add_argument("--elements", type=int, default=1 << 22)
     a = p.parse_args(argv)
     times = {}
+    trees = (a.before,) if a.before == a.after else (a.before, a.after)
     for _ in range(a.rounds):
-        for tree in (a.before, a.after):
+        for tree in trees:
             env = {**os.environ, "CXENT_ISA": a.isa, "PYTHONPATH": os.path.abspath(tree)}
-            out = subprocess.run([sys.executable, "-c", CHILD, a.op, a.cases], env=env,
-                                 capture_output=True, text=True, check=True).stdout
+            args = [sys.executable, "-c", CHILD, a.op, a.cases, str(a.elements)]
+            out = subprocess.run(args, env=env, capture_output=True, text=True,
+                                 check=True).stdout
             for case, ns in json.loads(out).items():
                 times.setdefault(case, {}).setdefault(tree, []).append(ns)
-    print(f"{a.op}, {a.isa} build, one thread, ns per element (min of {a.rounds} rounds x 9)")
+    print(f"{a.op}, {a.isa} build, one thread, {a.elements:,} elements, ns per element "
+          f"(min of {a.rounds} rounds x 9)")
     for case, t in times.items():
         b, c = min(t[a.before]), min(t[a.after])
-        print(f"  K:dtype {case:12s} before {b:6.2f}  after {c:6.2f}  before/after {b / c:5.3f}")
+        if len(trees) == 1:
+            print(f"  K:dtype {case:12s} {b:6.2f}")
+        else:
+            print(f"  K:dtype {case:12s} before {b:6.2f}  after {c:6.2f}  "
+                  f"before/after {b / c:5.3f}")
     return 0
 
 
