@@ -208,3 +208,81 @@ def test_the_first_bad_label_is_reported_across_blocks(K, force_parallel):
             cxent.cross_entropy(x, y, **kw)
         with pytest.raises(ValueError, match=rf"class index {K} at position \(7,\)"):
             cxent.score(x, y)
+
+
+@pytest.fixture
+def streamed():
+    """Run the body with every tile output copied out by non-temporal stores (where the rows
+    allow them: 128 bytes or more, aligned), as outputs of 8 MiB and more are."""
+    old = kernels._set_stream_bytes(0)
+    try:
+        yield
+    finally:
+        kernels._set_stream_bytes(old)
+
+
+def _streamed_vs_plain(fn):
+    old = kernels._set_stream_bytes(0)
+    try:
+        got = fn()
+    finally:
+        kernels._set_stream_bytes(old)
+    _same(got, fn())
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned, or not (plain copy)
+def test_streamed_copy_out_same_bits(K, dt, offset):
+    # 101 rows: three whole tiles and one of 5 rows (a group of 4 and one row alone)
+    x = _logits(K, dt)
+    rng = np.random.default_rng(K)
+    y = rng.integers(0, K, len(x))
+    y[::7] = -100
+    sw = rng.random(len(x))
+    sw[::5] = 0.0
+    w = (rng.random(K) + 0.5).astype(dt)
+    raw = np.empty(x.size + 8, dt)
+    base = (-raw.ctypes.data // raw.itemsize) % (16 // raw.itemsize)  # 16-byte aligned
+    out = raw[base + offset:base + offset + x.size].reshape(x.shape)
+
+    def into(f):
+        def g():
+            f(out)
+            return out.copy()
+        return g
+
+    calls = [
+        lambda: cxent.cross_entropy(x, y, reduction="none", return_grad=True),
+        lambda: cxent.cross_entropy(x, y, weight=w, label_smoothing=0.2, sample_weight=sw,
+                                    reduction="none", return_grad=True),
+        lambda: cxent.cross_entropy(x, y, z_loss=1e-3, reduction="none", return_grad=True),
+        lambda: cxent.cross_entropy(x, y, softcap=3.0, reduction="none", return_grad=True),
+        lambda: cxent.cross_entropy(x, y, return_grad=True, n_threads=2),
+        into(lambda o: cxent.cross_entropy(x, y, return_grad=True, grad_out=o)),
+        into(lambda o: cxent.softmax(x, out=o)),
+        into(lambda o: cxent.log_softmax(x, out=o)),
+        lambda: cxent.softmax(x, n_threads=2),
+    ]
+    with np.errstate(invalid="ignore"):
+        for call in calls:
+            _streamed_vs_plain(call)
+
+
+@pytest.mark.parametrize("K,dt", [(32, np.float32), (16, np.float64)])
+def test_streamed_gradient_against_formula(streamed, K, dt):
+    # the label's entries of a streamed gradient, against the float64 formula p - onehot
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((1000, K)) * 3).astype(dt)
+    y = rng.integers(0, K, 1000)
+    _, g = cxent.cross_entropy(x, y, reduction="sum", return_grad=True)
+    z = x.astype(np.float64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(1000), y] -= 1.0
+    np.testing.assert_allclose(g, p, rtol=1e-6, atol=1e-7)
+
+
+def test_stream_switch_is_restored(streamed):
+    assert kernels._set_stream_bytes(1 << 23) == 0
+    kernels._set_stream_bytes(0)

@@ -46,6 +46,11 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
                + cx_mul_split_f(xf[0], xf[1], xf[2]) + cx_logsub_split_f(xf[0], xf[1], xf[2], xf[3]);
         cx_tile_scatter_d(td, 1, 2, od, off, 0);
         cx_tile_scatter_f(tf, 1, 2, of, off, 1);
+        cx_tile_put_d(td, lab, xd, 1, 2);
+        cx_tile_put_f(tf, lab, xd, 1, 2);
+        if (cx_tile_can_stream_d(od, 2)) cx_tile_stream_d(td, 1, 2, od);
+        if (cx_tile_can_stream_f(of, 4)) cx_tile_stream_f(tf, 1, 4, of);
+        cx_stream_fence();
         acc += val[0];
     }
     acc += cx_omp_max_threads() + cx_cpu_features() + cx_install_fork_handler()

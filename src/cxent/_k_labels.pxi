@@ -26,6 +26,7 @@ ctypedef struct LabelArgs:
     Str2 slse
     double lo, hi       # log_loss: probabilities are clipped into [lo, hi]
     Py_ssize_t B, K
+    bint stream         # the gradient is large (_stream_out)
 
 
 cdef inline int _label_state(int64_t y, Py_ssize_t K, int64_t ignore, double rw) noexcept nogil:
@@ -194,6 +195,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
     cdef const double* gy = t.gy
     cdef Py_ssize_t K = a.K, sgk = a.sg.k, r, k
     cdef double wk
+    cdef bint streams
     _tile_load(t, x, K, a.cap)
     if lse != NULL:
         for r in range(t.n):
@@ -248,8 +250,14 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                 if lab[r] < 0:  # exact zeros, whatever the logits (nan included)
                     for k in range(K):
                         et[k * _TILE + r] = 0
+            streams = _tile_streams(t, g, sgk, K)
+            if a.cap == 0 and streams:  # the label's entries by vector selects
+                if floating is float:
+                    cx_tile_put_f(et, lab, gy, t.n, K)
+                else:
+                    cx_tile_put_d(et, lab, gy, t.n, K)
             _tile_store(t, g, sgk, K)
-            if a.cap == 0:
+            if a.cap == 0 and not streams:
                 # the label's entries into the output rows after the transposed copy:
                 # written into the tile, each would stall the copy's vector load of its
                 # column (a store that does not forward to a wider load)
@@ -312,6 +320,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     if tiles or (a.cap == 0 and a.gamma == 0 and (g == NULL or a.sg.k == 1)
                  and _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_LABELS)):
         # _TILE rows at a time: a tile (few classes), or a group of rows
+        t.stream = a.stream
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _label_group(&t, a, p, r0, out)
@@ -455,6 +464,7 @@ cdef _labels(const floating[:, :, :] x, const int64_t[:, :] y, const floating[:]
         a.loss, a.sl = &loss[0, 0], _s2(loss.strides, sizeof(floating))
     if grad is not None:
         a.grad, a.sg = &grad[0, 0, 0], _s3(grad.strides, sizeof(floating))
+        a.stream = _stream_out(M * a.K, sizeof(floating))
     _run(fn, a, M, a.K, n_threads, &res)
     return res.total, res.first_bad, res.counted
 
@@ -538,6 +548,7 @@ def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int 
         a.loss = bufs.get(loss, True, size, M)
     if grad is not None:
         a.grad = bufs.get(grad, True, size, M * K)
+        a.stream = _stream_out(M * K, size)
     a.sx, a.sg, a.sy, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), _c2(), M, K
     a.ignore, a.wsum, a.scale = -100, K, 1.0
     if mean and grad is not None:

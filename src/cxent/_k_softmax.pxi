@@ -10,6 +10,7 @@ ctypedef struct RowsArgs:
     void* lse           # OUT (A, B) logsumexp
     Str2 sl
     Py_ssize_t B, K
+    bint stream         # out is large (_stream_out)
 
 
 ctypedef struct ScaledLseArgs:
@@ -164,6 +165,7 @@ cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     cdef Py_ssize_t K = a.K, r
     cdef Tile t
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
+        t.stream = a.stream
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
@@ -187,6 +189,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     cdef Py_ssize_t K = a.K, r
     cdef Tile t
     if _tiles(K, a.sx.k, &t, sizeof(floating)):
+        t.stream = a.stream
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _rows_tile_offsets(&t, &p, a)
@@ -345,6 +348,7 @@ def softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating))
     _rows_run(&a, _softmax_f if floating is float else _softmax_d, x.shape[0], n_threads)
 
 
@@ -357,6 +361,7 @@ def log_softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating))
     _rows_run(&a, _log_softmax_f if floating is float else _log_softmax_d, x.shape[0],
               n_threads)
 
@@ -378,6 +383,7 @@ def logsumexp_rows(const floating[:, :, :] x,      # IN  (A, B, K)
     if b is None and sign is None:
         a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
         a.lse, a.sl = &out[0, 0], _s2(out.strides, sizeof(floating))
+        a.stream = False
         _rows_run(&a, _lse_f if floating is float else _lse_d, x.shape[0], n_threads)
         return
     memset(&s, 0, sizeof(s))
@@ -437,6 +443,7 @@ cdef _rows_c(object x, object out, Py_ssize_t K, bint per_row, BlockFn ff, Block
         a.lse = bufs.get(out, True, size, M)
     else:
         a.out = bufs.get(out, True, size, M * K)
+        a.stream = _stream_out(M * K, size)
     a.sx, a.so, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), M, K
     _rows_run(&a, ff if size == 4 else fd, 1, n_threads)
 

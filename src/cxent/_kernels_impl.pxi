@@ -98,6 +98,15 @@ cdef extern from "_simd.h" nogil:
                            const Py_ssize_t* off, bint run)
     void cx_tile_scatter_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
                            const Py_ssize_t* off, bint run)
+    void cx_tile_put_d(double* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,
+                       Py_ssize_t K)
+    void cx_tile_put_f(float* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,
+                       Py_ssize_t K)
+    void cx_stream_fence()
+    bint cx_tile_can_stream_d(const double* g, Py_ssize_t K)
+    bint cx_tile_can_stream_f(const float* g, Py_ssize_t K)
+    void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g)
+    void cx_tile_stream_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g)
 
 cdef extern from "_rows.h" nogil:
     ctypedef struct RowSum "cx_rowsum":

@@ -12,3 +12,5 @@ __m128 _mm_unpacklo_ps(__m128 a, __m128 b);
 __m128 _mm_unpackhi_ps(__m128 a, __m128 b);
 __m128 _mm_movelh_ps(__m128 a, __m128 b);
 __m128 _mm_movehl_ps(__m128 a, __m128 b);
+void _mm_stream_ps(float *p, __m128 a);
+void _mm_sfence(void);

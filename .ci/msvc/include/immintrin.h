@@ -18,3 +18,4 @@ __m256d _mm256_insertf128_pd(__m256d a, __m128d b, int imm);
 __m128d _mm256_extractf128_pd(__m256d a, int imm);
 __m256d _mm256_unpacklo_pd(__m256d a, __m256d b);
 __m256d _mm256_unpackhi_pd(__m256d a, __m256d b);
+void _mm_stream_pd(double *p, __m128d a);
