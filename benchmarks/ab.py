@@ -2,17 +2,18 @@
 
     python benchmarks/ab.py BEFORE_SRC AFTER_SRC [--isa avx2] [--rounds 3] [--op cross_entropy]
                             [--cases 2:float32,10:float64,...] [--elements 4194304]
+                            [--threads 1]
 
 Each round runs one child process per tree, alternating (so that the machine's slow spells fall
 on both), with CXENT_ISA set and PYTHONPATH at the tree's ``src``; each child times every case
-(``--elements``, 4,194,304 by default, N = elements / K, one thread) 9 times and keeps the
-minimum; a case smaller than the default is called repeatedly in each timing (so that arrays
-that fit in the caches, e.g. ``--elements 16000``, are timed there).  Prints ns per element, the
-minimum over the rounds, and before / after.  ``--op cross_entropy`` times the forward and
-gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``; ``logsumexp`` reads
-the logits and writes one value per row.  The same tree given twice times one build.  Make the
-BEFORE tree with ``git worktree add /tmp/before REV`` and ``python setup.py build_ext --inplace``
-in it."""
+(``--elements``, 4,194,304 by default, N = elements / K; ``--threads``, one by default) 9 times
+and keeps the minimum; a case smaller than the default is called repeatedly in each timing (so
+that arrays that fit in the caches, e.g. ``--elements 16000``, are timed there).  Prints ns per
+element, the minimum over the rounds, and before / after.  ``--op cross_entropy`` times the
+forward and gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``;
+``logsumexp`` reads the logits and writes one value per row.  The same tree given twice times
+one build.  Make the BEFORE tree with ``git worktree add /tmp/before REV`` and
+``python setup.py build_ext --inplace`` in it."""
 
 import argparse
 import json
@@ -24,7 +25,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 import cxent
-op, cases, elements = sys.argv[1], sys.argv[2], int(sys.argv[3])
+op, cases, elements, nt = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 res = {}
 for case in cases.split(","):
     k, dt = case.split(":")
@@ -37,14 +38,14 @@ for case in cases.split(","):
     buf = np.empty_like(x)
     if op == "cross_entropy":
         def f():
-            cxent.cross_entropy(x, y, return_grad=True, grad_out=buf, n_threads=1)
+            cxent.cross_entropy(x, y, return_grad=True, grad_out=buf, n_threads=nt)
     elif op == "logsumexp":
         def f():
-            cxent.logsumexp(x, axis=-1, n_threads=1)
+            cxent.logsumexp(x, axis=-1, n_threads=nt)
     else:
         fn = getattr(cxent, op)
         def f():
-            fn(x, out=buf, n_threads=1)
+            fn(x, out=buf, n_threads=nt)
     f()
     best = 1e9
     for _ in range(9):
@@ -68,19 +69,20 @@ def main(argv=None):
     p.add_argument("--cases", default="2:float32,16:float32,32:float32,100:float32,"
                                       "2:float64,10:float64")
     p.add_argument("--elements", type=int, default=1 << 22)
+    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     times = {}
     trees = (a.before,) if a.before == a.after else (a.before, a.after)
     for _ in range(a.rounds):
         for tree in trees:
             env = {**os.environ, "CXENT_ISA": a.isa, "PYTHONPATH": os.path.abspath(tree)}
-            args = [sys.executable, "-c", CHILD, a.op, a.cases, str(a.elements)]
+            args = [sys.executable, "-c", CHILD, a.op, a.cases, str(a.elements), str(a.threads)]
             out = subprocess.run(args, env=env, capture_output=True, text=True,
                                  check=True).stdout
             for case, ns in json.loads(out).items():
                 times.setdefault(case, {}).setdefault(tree, []).append(ns)
-    print(f"{a.op}, {a.isa} build, one thread, {a.elements:,} elements, ns per element "
-          f"(min of {a.rounds} rounds x 9)")
+    print(f"{a.op}, {a.isa} build, {a.threads} thread(s), {a.elements:,} elements, ns per "
+          f"element (min of {a.rounds} rounds x 9)")
     for case, t in times.items():
         b, c = min(t[a.before]), min(t[a.after])
         if len(trees) == 1:

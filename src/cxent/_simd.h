@@ -660,11 +660,12 @@ CX_TILE_PUT(float, f)
    group of 4 (a block's last tile) by ordinary stores.  The caller ends its loop over tiles with
    cx_stream_fence(), so that the rows are in memory, as after ordinary stores, before anything
    that follows (a fence after every tile cost 9-16 % at K = 2-10: it waits for the memory).
-   Instruction sets without these stores (or without the AVX blocks for doubles) never stream.
-   Rows shorter than CX_STREAM_ROW_BYTES never do either: measured slower with these stores
-   (AVX2 build, cross-entropy + gradient from memory: float64 K = 2-10 2-17 %, float32 K = 8-24
-   3-7 %), while rows of 128 bytes and more gained (float64 K = 16-40 5-18 %, float32 K = 32-40
-   3-12 %; softmax 14-24 % at K = 24-40). */
+   Only the AVX builds stream, and only rows of CX_STREAM_ROW_BYTES or more: measured (one
+   thread, cross-entropy + gradient from memory) slower streamed were shorter rows (AVX2 build:
+   float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %) and the SSE2 baseline build (float32
+   K = 32-40 13 %), where the arithmetic, not memory, sets the pace; rows of 128 bytes and more
+   gained in the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 %
+   at K = 24-40) and in the AVX-512 build (cross-entropy 10-25 %). */
 #define CX_STREAM_ROW_BYTES 128
 #if defined(__AVX__)
 #define CX_STREAM_D 1
@@ -679,7 +680,7 @@ CX_INLINE void cx_stream_block_d(const double *s, double *d, ptrdiff_t K) {
 #else
 #define CX_STREAM_D 0
 #endif
-#if defined(__SSE2__) || defined(_M_X64)
+#if defined(__AVX__)
 #define CX_STREAM_F 1
 CX_INLINE void cx_stream_block_f(const float *s, float *d, ptrdiff_t K) {
     __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + CX_TILE);
