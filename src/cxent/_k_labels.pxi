@@ -586,8 +586,10 @@ def label_stats(const int64_t[:, :] y,                  # IN  (A, B) class indic
                     first_bad = a * B + b
                     break
                 count += 1
-                wsum += ((weight[lab] if has_w else 1.0)
-                         * (sample_weight[a, b] if has_rw else 1.0))
+                # an explicit fma (with FMA hardware): GCC's choice of contracting the product
+                # into the sum changed with unrelated edits elsewhere in the module
+                wsum = cx_fma_d(weight[lab] if has_w else 1.0,
+                                sample_weight[a, b] if has_rw else 1.0, wsum)
             if first_bad >= 0:
                 break
     return wsum, count, first_bad
