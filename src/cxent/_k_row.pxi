@@ -270,6 +270,7 @@ ctypedef struct Tile:
     void* xt            # (K, _TILE) the rows transposed
     void* et            # (K, _TILE) exp(x - shift), then the output tile
     void* sh            # shifts: the maximum, 0 for a row without one
+    void* st            # (_TILE, K) the output rows, staged for non-temporal stores
     double* rest
     double* tot
     double* logt
@@ -303,7 +304,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     cdef Py_ssize_t T = _TILE
     # the tiles start on a 64-byte boundary (so does every column: 32 elements of 4 or 8
     # bytes), so that their vector loads and stores do not straddle cache lines
-    cdef char* mem = <char*> malloc((2 * K + 1) * T * itemsize + 64)
+    cdef char* mem = <char*> malloc((3 * K + 1) * T * itemsize + 64)
     cdef char* f
     cdef double* d = <double*> malloc(17 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
@@ -317,6 +318,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.xt = f
     t.et = f + K * T * itemsize
     t.sh = f + 2 * K * T * itemsize
+    t.st = f + (2 * K + 1) * T * itemsize
     t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
     t.lse, t.xy, t.ey, t.wy = d + 10 * T, d + 11 * T, d + 12 * T, d + 13 * T
@@ -382,7 +384,7 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
 cdef inline bint _tile_streams(const Tile* t, const floating* g, Py_ssize_t sk,
                                Py_ssize_t K) noexcept nogil:
     # whether _tile_store copies the tile out by non-temporal stores (cx_tile_stream_*): a
-    # large output (t.stream) whose rows follow each other and allow aligned stores
+    # large output (t.stream) whose rows follow each other and are long enough
     if not (t.stream and t.grun and sk == 1):
         return False
     if floating is float:
@@ -399,9 +401,9 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
     cdef Py_ssize_t r, k
     if _tile_streams(t, g, sk, K):
         if floating is float:
-            cx_tile_stream_f(et, t.n, K, g + t.og[0])
+            cx_tile_stream_f(et, t.n, K, g + t.og[0], <float*> t.st)
         else:
-            cx_tile_stream_d(et, t.n, K, g + t.og[0])
+            cx_tile_stream_d(et, t.n, K, g + t.og[0], <double*> t.st)
         return
     if sk == 1:
         if floating is float:

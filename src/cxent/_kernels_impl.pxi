@@ -105,8 +105,10 @@ cdef extern from "_simd.h" nogil:
     void cx_stream_fence()
     bint cx_tile_can_stream_d(const double* g, Py_ssize_t K)
     bint cx_tile_can_stream_f(const float* g, Py_ssize_t K)
-    void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g)
-    void cx_tile_stream_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g)
+    void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
+                          double* stage)
+    void cx_tile_stream_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
+                          float* stage)
 
 cdef extern from "_rows.h" nogil:
     ctypedef struct RowSum "cx_rowsum":

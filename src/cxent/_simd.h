@@ -656,21 +656,26 @@ CX_TILE_PUT(float, f)
 
 /* cx_tile_scatter_*'s copy of a tile to rows that follow each other (run), by non-temporal
    stores: they write whole cache lines without reading them from memory first, and leave the
-   caches to other data, for outputs much larger than the caches (the callers decide).  Each
-   store is 16 bytes and aligned: cx_tile_can_stream_* says whether the first row g allows it
-   (16-byte aligned, and K a multiple of 2 doubles / 4 floats); the rows after the last whole
-   group of 4 (a block's last tile) by ordinary stores.  The caller ends its loop over tiles with
-   cx_stream_fence(), so that the rows are in memory, as after ordinary stores, before anything
-   that follows (a fence after every tile cost 9-16 % at K = 2-10: it waits for the memory).
-   Only the AVX builds stream, and only rows of CX_STREAM_ROW_BYTES or more: measured (one
-   thread, cross-entropy + gradient from memory) slower streamed were shorter rows (AVX2 build:
-   float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %) and the SSE2 baseline build (float32
-   K = 32-40 13 %), where the arithmetic, not memory, sets the pace; rows of 128 bytes and more
-   gained in the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 %
-   at K = 24-40) and in the AVX-512 build (cross-entropy 10-25 %). */
+   caches to other data, for outputs much larger than the caches (the callers decide).  The
+   stores are 16 bytes and aligned: where every row allows it (K a multiple of 2 doubles / 4
+   floats and g 16-byte aligned), straight from the tile's transposed blocks; otherwise, for
+   rows of twice CX_STREAM_ROW_BYTES or more, the rows are first copied into `stage` (n x K,
+   contiguous, in L1) and streamed from there, the few elements before the first and after the
+   last aligned 16 bytes by ordinary stores (shorter rows gained nothing that way: float64
+   K = 17 3 % slower, float32 K = 33-38 1-7 %; float64 K = 33 11 % and K = 39 17 % faster).  The rows
+   after the last whole group of 4 of the straight copy (a block's last tile) are written by
+   ordinary stores.  The caller ends its loop over tiles with cx_stream_fence(), so that the
+   rows are in memory, as after ordinary stores, before anything that follows (a fence after
+   every tile cost 9-16 % at K = 2-10: it waits for the memory).
+   Only the AVX builds stream (cx_tile_can_stream_*), and only rows of CX_STREAM_ROW_BYTES or
+   more: measured (one thread, cross-entropy + gradient from memory) slower streamed were shorter
+   rows (AVX2 build: float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %) and the SSE2 baseline build
+   (float32 K = 32-40 13 %), where the arithmetic, not memory, sets the pace; rows of 128 bytes
+   and more gained in the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax
+   14-24 % at K = 24-40) and in the AVX-512 build (cross-entropy 10-25 %). */
 #define CX_STREAM_ROW_BYTES 128
 #if defined(__AVX__)
-#define CX_STREAM_D 1
+#define CX_STREAM 1
 CX_INLINE void cx_stream_block_d(const double *s, double *d, ptrdiff_t K) {
     __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + CX_TILE);
     __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
@@ -679,11 +684,6 @@ CX_INLINE void cx_stream_block_d(const double *s, double *d, ptrdiff_t K) {
     _mm_stream_pd(d + 2 * K, _mm256_extractf128_pd(lo, 1));
     _mm_stream_pd(d + 3 * K, _mm256_extractf128_pd(hi, 1));
 }
-#else
-#define CX_STREAM_D 0
-#endif
-#if defined(__AVX__)
-#define CX_STREAM_F 1
 CX_INLINE void cx_stream_block_f(const float *s, float *d, ptrdiff_t K) {
     __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + CX_TILE);
     __m128 a2 = _mm_loadu_ps(s + 2 * CX_TILE), a3 = _mm_loadu_ps(s + 3 * CX_TILE);
@@ -694,20 +694,33 @@ CX_INLINE void cx_stream_block_f(const float *s, float *d, ptrdiff_t K) {
     _mm_stream_ps(d + 2 * K, _mm_movelh_ps(b1, b3));
     _mm_stream_ps(d + 3 * K, _mm_movehl_ps(b3, b1));
 }
+CX_INLINE void cx_stream_copy_d(const double *s, double *d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+CX_INLINE void cx_stream_copy_f(const float *s, float *d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+CX_INLINE void cx_stream_fence(void) { _mm_sfence(); }
 #else
-#define CX_STREAM_F 0
+#define CX_STREAM 0
+CX_INLINE void cx_stream_fence(void) {}
 #endif
-CX_INLINE void cx_stream_fence(void) {
-#if CX_STREAM_F || CX_STREAM_D
-    _mm_sfence();
-#endif
-}
-CX_INLINE int cx_tile_can_stream_d(const double *g, ptrdiff_t K) {
-    return CX_STREAM_D && K * 8 >= CX_STREAM_ROW_BYTES && K % 2 == 0 && (uintptr_t)g % 16 == 0;
-}
-CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
-    return CX_STREAM_F && K * 4 >= CX_STREAM_ROW_BYTES && K % 4 == 0 && (uintptr_t)g % 16 == 0;
-}
+#define CX_CAN_STREAM(T, SUF, W)                                                              \
+    CX_INLINE int cx_tile_can_stream_##SUF(const T *g, ptrdiff_t K) {                         \
+        ptrdiff_t row = K * (ptrdiff_t)sizeof(T);                                             \
+        int straight = K % W == 0 && (uintptr_t)g % 16 == 0;                                  \
+        return CX_STREAM && row >= CX_STREAM_ROW_BYTES                                        \
+               && (straight || row >= 2 * CX_STREAM_ROW_BYTES);                               \
+    }
+CX_CAN_STREAM(double, d, 2)
+CX_CAN_STREAM(float, f, 4)
+#undef CX_CAN_STREAM
 #define CX_TILE_STREAM(T, SUF, W)                                                             \
     CX_INLINE void cx_stream_rows_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g) {      \
         ptrdiff_t r = 0;                                                                      \
@@ -716,52 +729,41 @@ CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
                 cx_stream_block_##SUF(tile + k * CX_TILE + r, g + r * K + k, K);              \
         for (; r < n; r++)                                                                    \
             for (ptrdiff_t k = 0; k < K; k++) g[r * K + k] = tile[k * CX_TILE + r];           \
+    }                                                                                         \
+    static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,           \
+                                     T *stage) {                                              \
+        ptrdiff_t zero = 0;                                                                   \
+        if (K % W == 0 && (uintptr_t)g % 16 == 0) {                                           \
+            switch (K) { /* one case per K up to CX_SMALL_K, unrolled as the plain copies */   \
+                CX_STREAM_CASES_##SUF                                                         \
+                default:                                                                      \
+                    cx_stream_rows_##SUF(tile, n, K, g);                                      \
+            }                                                                                 \
+            return;                                                                           \
+        }                                                                                     \
+        cx_tile_scatter_##SUF(tile, n, K, stage, &zero, 1);                                   \
+        cx_stream_copy_##SUF(stage, g, n * K);                                                \
     }
-#if CX_STREAM_D
+#define CX_STREAM_CASE(KK, SUF)                                                               \
+    case KK:                                                                                  \
+        cx_stream_rows_##SUF(tile, n, KK, g);                                                 \
+        return;
+#define CX_STREAM_CASES_d                                                                     \
+    CX_STREAM_CASE(16, d) CX_STREAM_CASE(18, d) CX_STREAM_CASE(20, d) CX_STREAM_CASE(22, d)    \
+    CX_STREAM_CASE(24, d) CX_STREAM_CASE(26, d) CX_STREAM_CASE(28, d) CX_STREAM_CASE(30, d)    \
+    CX_STREAM_CASE(32, d) CX_STREAM_CASE(34, d) CX_STREAM_CASE(36, d) CX_STREAM_CASE(38, d)    \
+    CX_STREAM_CASE(40, d)
+#define CX_STREAM_CASES_f CX_STREAM_CASE(32, f) CX_STREAM_CASE(36, f) CX_STREAM_CASE(40, f)
+#if CX_STREAM
 CX_TILE_STREAM(double, d, 2)
-#define CX_STREAM_CASE_D(KK)                                                                  \
-    case KK:                                                                                  \
-        cx_stream_rows_d(tile, n, KK, g);                                                     \
-        return;
-#endif
-#if CX_STREAM_F
 CX_TILE_STREAM(float, f, 4)
-#define CX_STREAM_CASE_F(KK)                                                                  \
-    case KK:                                                                                  \
-        cx_stream_rows_f(tile, n, KK, g);                                                     \
-        return;
+#else /* never called: cx_tile_can_stream_* is 0 */
+#define cx_tile_stream_d(tile, n, K, g, stage) ((void)0)
+#define cx_tile_stream_f(tile, n, K, g, stage) ((void)0)
 #endif
-/* one case per K up to CX_SMALL_K (unrolled, as the ordinary copies), g the first row */
-static void cx_tile_stream_d(const double *tile, ptrdiff_t n, ptrdiff_t K, double *g) {
-#if CX_STREAM_D
-    switch (K) {
-        CX_STREAM_CASE_D(2) CX_STREAM_CASE_D(4) CX_STREAM_CASE_D(6) CX_STREAM_CASE_D(8)
-        CX_STREAM_CASE_D(10) CX_STREAM_CASE_D(12) CX_STREAM_CASE_D(14) CX_STREAM_CASE_D(16)
-        CX_STREAM_CASE_D(18) CX_STREAM_CASE_D(20) CX_STREAM_CASE_D(22) CX_STREAM_CASE_D(24)
-        CX_STREAM_CASE_D(26) CX_STREAM_CASE_D(28) CX_STREAM_CASE_D(30) CX_STREAM_CASE_D(32)
-        CX_STREAM_CASE_D(34) CX_STREAM_CASE_D(36) CX_STREAM_CASE_D(38) CX_STREAM_CASE_D(40)
-        default:
-            cx_stream_rows_d(tile, n, K, g);
-    }
-#else
-    (void)tile, (void)n, (void)K, (void)g;
-#endif
-}
-static void cx_tile_stream_f(const float *tile, ptrdiff_t n, ptrdiff_t K, float *g) {
-#if CX_STREAM_F
-    switch (K) {
-        CX_STREAM_CASE_F(4) CX_STREAM_CASE_F(8) CX_STREAM_CASE_F(12) CX_STREAM_CASE_F(16)
-        CX_STREAM_CASE_F(20) CX_STREAM_CASE_F(24) CX_STREAM_CASE_F(28) CX_STREAM_CASE_F(32)
-        CX_STREAM_CASE_F(36) CX_STREAM_CASE_F(40)
-        default:
-            cx_stream_rows_f(tile, n, K, g);
-    }
-#else
-    (void)tile, (void)n, (void)K, (void)g;
-#endif
-}
+#undef CX_STREAM_CASE
+#undef CX_STREAM_CASES_d
+#undef CX_STREAM_CASES_f
 #undef CX_TILE_STREAM
-#undef CX_STREAM_CASE_D
-#undef CX_STREAM_CASE_F
 
 #endif
