@@ -657,22 +657,22 @@ CX_TILE_PUT(float, f)
 /* cx_tile_scatter_*'s copy of a tile to rows that follow each other (run), by non-temporal
    stores: they write whole cache lines without reading them from memory first, and leave the
    caches to other data, for outputs much larger than the caches (the callers decide).  The
-   stores are 16 bytes and aligned: where every row allows it (K a multiple of 2 doubles / 4
-   floats and g 16-byte aligned), straight from the tile's transposed blocks; otherwise, for
-   rows of twice CX_STREAM_ROW_BYTES or more, the rows are first copied into `stage` (n x K,
-   contiguous, in L1) and streamed from there, the few elements before the first and after the
-   last aligned 16 bytes by ordinary stores (shorter rows gained nothing that way: float64
-   K = 17 3 % slower, float32 K = 33-38 1-7 %; float64 K = 33 11 % and K = 39 17 % faster).  The rows
-   after the last whole group of 4 of the straight copy (a block's last tile) are written by
-   ordinary stores.  The caller ends its loop over tiles with cx_stream_fence(), so that the
-   rows are in memory, as after ordinary stores, before anything that follows (a fence after
-   every tile cost 9-16 % at K = 2-10: it waits for the memory).
-   Only the AVX builds stream (cx_tile_can_stream_*), and only rows of CX_STREAM_ROW_BYTES or
-   more: measured (one thread, cross-entropy + gradient from memory) slower streamed were shorter
-   rows (AVX2 build: float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %) and the SSE2 baseline build
-   (float32 K = 32-40 13 %), where the arithmetic, not memory, sets the pace; rows of 128 bytes
-   and more gained in the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax
-   14-24 % at K = 24-40) and in the AVX-512 build (cross-entropy 10-25 %). */
+   stores are 16 bytes and aligned.  Where every row allows it (K a multiple of 2 doubles / 4
+   floats, g 16-byte aligned) they come straight from the tile's transposed blocks, and the rows
+   after the last whole group of 4 (a block's last tile) get ordinary stores.  Otherwise the rows
+   are copied into `stage` (n x K, contiguous, in L1) and streamed from there, the elements
+   before the first and after the last aligned 16 bytes by ordinary stores.  The caller ends its
+   loop over tiles with cx_stream_fence(), so that the rows are in memory, as after ordinary
+   stores, before anything that follows (a fence after every tile cost 9-16 % at K = 2-10: it
+   waits for the memory).
+   cx_tile_can_stream_* says when: only in the AVX builds, for rows of CX_STREAM_ROW_BYTES or
+   more, and through `stage` only for rows of twice that.  Measured (one thread, cross-entropy +
+   gradient from memory): slower streamed were shorter rows (AVX2 build: float64 K = 2-10 2-17 %,
+   float32 K = 8-24 3-7 %; through `stage`, float64 K = 17 3 %, float32 K = 33-38 1-7 %) and the
+   SSE2 baseline build (float32 K = 32-40 13 %), where the arithmetic, not memory, sets the
+   pace; faster were rows of 128 bytes and more in the AVX2 build (float64 K = 16-40 5-18 %,
+   float32 K = 32-40 3-15 %; softmax 14-24 % at K = 24-40; through `stage`, float64 K = 33-39
+   3-17 %) and in the AVX-512 build (cross-entropy 10-25 %). */
 #define CX_STREAM_ROW_BYTES 128
 #if defined(__AVX__)
 #define CX_STREAM 1
