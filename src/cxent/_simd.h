@@ -461,9 +461,31 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
    less often than 32-byte ones), element by element for the rows after the last whole group of 4
    and for K < W.  A K that is not a multiple of W ends with a block at column K - W, which copies
    some elements a second time (the same values). */
+/* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
+   d 16-byte aligned) when `nt`, else by `store` */
+#define CX_PUT4(nt, stream, store, d, ds, o)                                                  \
+    for (int i_ = 0; i_ < 4; i_++) {                                                          \
+        if (nt)                                                                               \
+            stream((d) + i_ * (ds), (o)[i_]);                                                 \
+        else                                                                                  \
+            store((d) + i_ * (ds), (o)[i_]);                                                  \
+    }
 #if defined(__AVX__)
 #include <immintrin.h>
 #define CX_BLOCK_W_D 2
+/* tile columns k, k+1 (rows r..r+3, sk apart) -> rows r..r+3 (dr apart), columns k, k+1, by
+   ordinary or (stream, d 16-byte aligned) non-temporal stores */
+CX_INLINE void cx_block_out_d(const double *s, ptrdiff_t sk, double *d, ptrdiff_t dr,
+                              int stream) {
+    __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + sk);
+    __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
+    __m128d o[4];
+    o[0] = _mm256_castpd256_pd128(lo);
+    o[1] = _mm256_castpd256_pd128(hi);
+    o[2] = _mm256_extractf128_pd(lo, 1);
+    o[3] = _mm256_extractf128_pd(hi, 1);
+    CX_PUT4(stream, _mm_stream_pd, _mm_storeu_pd, d, dr, o)
+}
 CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
                           ptrdiff_t dk) {
     if (sk == 1) { /* rows r..r+3, columns k, k+1 -> tile columns k, k+1 */
@@ -474,12 +496,7 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
         _mm256_storeu_pd(d, _mm256_unpacklo_pd(a0, a1));
         _mm256_storeu_pd(d + dk, _mm256_unpackhi_pd(a0, a1));
     } else { /* tile columns k, k+1 (rows r..r+3) -> rows r..r+3, columns k, k+1 */
-        __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + sk);
-        __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
-        _mm_storeu_pd(d, _mm256_castpd256_pd128(lo));
-        _mm_storeu_pd(d + dr, _mm256_castpd256_pd128(hi));
-        _mm_storeu_pd(d + 2 * dr, _mm256_extractf128_pd(lo, 1));
-        _mm_storeu_pd(d + 3 * dr, _mm256_extractf128_pd(hi, 1));
+        cx_block_out_d(s, sk, d, dr, 0);
     }
 }
 #else
@@ -489,18 +506,24 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define CX_BLOCK_W_F 4
-CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
-                          ptrdiff_t dk) {
-    /* a 4 x 4 transpose either way: 4 contiguous source vectors ss apart, 4 destination ds apart */
-    ptrdiff_t ss = sk == 1 ? sr : sk, ds = sk == 1 ? dk : dr;
+/* a 4 x 4 transpose: 4 contiguous source vectors ss apart, 4 destination ds apart, by ordinary
+   or (stream, d 16-byte aligned) non-temporal stores */
+CX_INLINE void cx_block4_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds, int stream) {
     __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + ss);
     __m128 a2 = _mm_loadu_ps(s + 2 * ss), a3 = _mm_loadu_ps(s + 3 * ss);
     __m128 b0 = _mm_unpacklo_ps(a0, a1), b1 = _mm_unpackhi_ps(a0, a1);
     __m128 b2 = _mm_unpacklo_ps(a2, a3), b3 = _mm_unpackhi_ps(a2, a3);
-    _mm_storeu_ps(d, _mm_movelh_ps(b0, b2));
-    _mm_storeu_ps(d + ds, _mm_movehl_ps(b2, b0));
-    _mm_storeu_ps(d + 2 * ds, _mm_movelh_ps(b1, b3));
-    _mm_storeu_ps(d + 3 * ds, _mm_movehl_ps(b3, b1));
+    __m128 o[4];
+    o[0] = _mm_movelh_ps(b0, b2);
+    o[1] = _mm_movehl_ps(b2, b0);
+    o[2] = _mm_movelh_ps(b1, b3);
+    o[3] = _mm_movehl_ps(b3, b1);
+    CX_PUT4(stream, _mm_stream_ps, _mm_storeu_ps, d, ds, o)
+}
+CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
+                          ptrdiff_t dk) {
+    /* either way: rows to a tile (sk == 1) or a tile to rows */
+    cx_block4_f(s, sk == 1 ? sr : sk, d, sk == 1 ? dk : dr, 0);
 }
 #else
 #define CX_BLOCK_W_F 0
@@ -677,22 +700,10 @@ CX_TILE_PUT(float, f)
 #if defined(__AVX__)
 #define CX_STREAM 1
 CX_INLINE void cx_stream_block_d(const double *s, double *d, ptrdiff_t K) {
-    __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + CX_TILE);
-    __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
-    _mm_stream_pd(d, _mm256_castpd256_pd128(lo));
-    _mm_stream_pd(d + K, _mm256_castpd256_pd128(hi));
-    _mm_stream_pd(d + 2 * K, _mm256_extractf128_pd(lo, 1));
-    _mm_stream_pd(d + 3 * K, _mm256_extractf128_pd(hi, 1));
+    cx_block_out_d(s, CX_TILE, d, K, 1);
 }
 CX_INLINE void cx_stream_block_f(const float *s, float *d, ptrdiff_t K) {
-    __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + CX_TILE);
-    __m128 a2 = _mm_loadu_ps(s + 2 * CX_TILE), a3 = _mm_loadu_ps(s + 3 * CX_TILE);
-    __m128 b0 = _mm_unpacklo_ps(a0, a1), b1 = _mm_unpackhi_ps(a0, a1);
-    __m128 b2 = _mm_unpacklo_ps(a2, a3), b3 = _mm_unpackhi_ps(a2, a3);
-    _mm_stream_ps(d, _mm_movelh_ps(b0, b2));
-    _mm_stream_ps(d + K, _mm_movehl_ps(b2, b0));
-    _mm_stream_ps(d + 2 * K, _mm_movelh_ps(b1, b3));
-    _mm_stream_ps(d + 3 * K, _mm_movehl_ps(b3, b1));
+    cx_block4_f(s, CX_TILE, d, K, 1);
 }
 CX_INLINE void cx_stream_copy_d(const double *s, double *d, ptrdiff_t n) {
     ptrdiff_t i = 0;
@@ -765,5 +776,6 @@ CX_TILE_STREAM(float, f, 4)
 #undef CX_STREAM_CASES_d
 #undef CX_STREAM_CASES_f
 #undef CX_TILE_STREAM
+#undef CX_PUT4
 
 #endif
