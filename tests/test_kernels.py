@@ -232,7 +232,7 @@ def _streamed_vs_plain(fn):
 
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("K", KS)
-@pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned, or not (plain copy)
+@pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned or not (then staged)
 def test_streamed_copy_out_same_bits(K, dt, offset):
     # 101 rows: three whole tiles and one of 5 rows (a group of 4 and one row alone)
     x = _logits(K, dt)
@@ -267,6 +267,16 @@ def test_streamed_copy_out_same_bits(K, dt, offset):
     with np.errstate(invalid="ignore"):
         for call in calls:
             _streamed_vs_plain(call)
+
+
+@pytest.mark.parametrize("K,dt", [(32, np.float32), (16, np.float64), (33, np.float64)])
+def test_streamed_copy_out_threads(force_parallel, K, dt):
+    # several blocks on two threads, each ending with its store fence
+    rng = np.random.default_rng(K)
+    x = (rng.standard_normal((3000, K)) * 3).astype(dt)
+    y = rng.integers(0, K, 3000)
+    _streamed_vs_plain(lambda: cxent.cross_entropy(x, y, return_grad=True, n_threads=2))
+    _streamed_vs_plain(lambda: cxent.softmax(x, n_threads=2))
 
 
 @pytest.mark.parametrize("K,dt", [(32, np.float32), (16, np.float64)])
