@@ -256,7 +256,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                     cx_tile_put_f(et, lab, gy, t.n, K)
                 else:
                     cx_tile_put_d(et, lab, gy, t.n, K)
-            _tile_store(t, g, sgk, K)
+            _tile_store(t, g, sgk, K, streams)
             if a.cap == 0 and not streams:
                 # the label's entries into the output rows after the transposed copy:
                 # written into the tile, each would stall the copy's vector load of its
@@ -320,7 +320,7 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
     if tiles or (a.cap == 0 and a.gamma == 0 and (g == NULL or a.sg.k == 1)
                  and _groups(K, a.sx.k, &t, sizeof(floating), _GROUP_K_LABELS)):
         # _TILE rows at a time: a tile (few classes), or a group of rows
-        t.stream = a.stream
+        t.stream = tiles and a.stream  # (groups write their rows directly)
         while r0 < r1:
             t.n = min(<Py_ssize_t> _TILE, r1 - r0)
             _label_group(&t, a, p, r0, out)

@@ -393,13 +393,14 @@ cdef inline bint _tile_streams(const Tile* t, const floating* g, Py_ssize_t sk,
         return cx_tile_can_stream_d(g + t.og[0], K)
 
 
-cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk,
-                             Py_ssize_t K) noexcept nogil:
-    # copy the output tile t.et back transposed to the rows at offsets t.og (element stride sk)
+cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize_t K,
+                             bint streams) noexcept nogil:
+    # copy the output tile t.et back transposed to the rows at offsets t.og (element stride sk),
+    # by non-temporal stores when streams (_tile_streams' answer)
     cdef const floating* et = <const floating*> t.et
     cdef floating* grow
     cdef Py_ssize_t r, k
-    if _tile_streams(t, g, sk, K):
+    if streams:
         if floating is float:
             cx_tile_stream_f(et, t.n, K, g + t.og[0], <float*> t.st)
         else:

@@ -158,27 +158,44 @@ cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept
     p[0] = _ahead(p[0], t.n)
 
 
-cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
-                        Py_ssize_t r1) noexcept nogil:
+cdef inline bint _rows_by_tiles(const floating* x, const RowsArgs* a, Py_ssize_t r0,
+                                Py_ssize_t r1, bint log) noexcept nogil:
+    # softmax (log_softmax when log) of rows r0 <= r < r1 a tile at a time; False, with nothing
+    # done, when the rows do not take tiles
     cdef floating* o = <floating*> a.out
     cdef Pos p = _pos(r0, a.B)
     cdef Py_ssize_t K = a.K, r
     cdef Tile t
-    if _tiles(K, a.sx.k, &t, sizeof(floating)):
-        t.stream = a.stream
-        while r0 < r1:
-            t.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            _rows_tile_offsets(&t, &p, a)
-            _tile_load(&t, x, K, 0)
+    if not _tiles(K, a.sx.k, &t, sizeof(floating)):
+        return False
+    t.stream = a.stream
+    while r0 < r1:
+        t.n = min(<Py_ssize_t> _TILE, r1 - r0)
+        _rows_tile_offsets(&t, &p, a)
+        _tile_load(&t, x, K, 0)
+        if not log:
             for r in range(t.n):
                 t.coef[r] = 1.0 / t.tot[r]
             _tile_scale(<floating*> t.et, t.coef, t.n, K)
-            _tile_store(&t, o, a.so.k, K)
-            r0 += t.n
-        _tile_free(&t)
+        elif floating is float:
+            cx_tile_logsub_f(<float*> t.xt, <float*> t.et, <float*> t.sh, t.logt, t.n, K)
+        else:
+            cx_tile_logsub_d(<double*> t.xt, <double*> t.et, <double*> t.sh, t.logt, t.n, K)
+        _tile_store(&t, o, a.so.k, K, _tile_streams(&t, o, a.so.k, K))
+        r0 += t.n
+    _tile_free(&t)
+    return True
+
+
+cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
+                        Py_ssize_t r1) noexcept nogil:
+    cdef floating* o = <floating*> a.out
+    cdef Pos p = _pos(r0, a.B)
+    cdef Py_ssize_t r
+    if _rows_by_tiles(x, a, r0, r1, False):
         return
     for r in range(r0, r1):
-        _softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, K)
+        _softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, a.K)
         _next(&p)
 
 
@@ -188,20 +205,7 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     cdef Pos p = _pos(r0, a.B)
     cdef Py_ssize_t K = a.K, r
     cdef Tile t
-    if _tiles(K, a.sx.k, &t, sizeof(floating)):
-        t.stream = a.stream
-        while r0 < r1:
-            t.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            _rows_tile_offsets(&t, &p, a)
-            _tile_load(&t, x, K, 0)
-            if floating is float:
-                cx_tile_logsub_f(<float*> t.xt, <float*> t.et, <float*> t.sh, t.logt, t.n, K)
-            else:
-                cx_tile_logsub_d(<double*> t.xt, <double*> t.et, <double*> t.sh, t.logt, t.n,
-                                 K)
-            _tile_store(&t, o, a.so.k, K)
-            r0 += t.n
-        _tile_free(&t)
+    if _rows_by_tiles(x, a, r0, r1, True):
         return
     if _groups(K, a.sx.k, &t, sizeof(floating), _group_k_rows(sizeof(floating))):
         while r0 < r1:
