@@ -8,6 +8,7 @@ the same per-row formulas (_rows.h), so every operation and option must give bit
 results on every path: the tiles, the groups (tile path off) and the strided row loops.
 """
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -210,10 +211,10 @@ def test_the_first_bad_label_is_reported_across_blocks(K, force_parallel):
             cxent.score(x, y)
 
 
-@pytest.fixture
-def streamed():
-    """Run the body with every tile output copied out by non-temporal stores (where the rows
-    allow them: 128 bytes or more, aligned), as outputs of 8 MiB and more are."""
+@contextlib.contextmanager
+def _streaming():
+    """Every tile output copied out by non-temporal stores (where the rows allow them: 128 bytes
+    or more, aligned), as outputs of 8 MiB and more are."""
     old = kernels._set_stream_bytes(0)
     try:
         yield
@@ -221,12 +222,15 @@ def streamed():
         kernels._set_stream_bytes(old)
 
 
+@pytest.fixture
+def streamed():
+    with _streaming():
+        yield
+
+
 def _streamed_vs_plain(fn):
-    old = kernels._set_stream_bytes(0)
-    try:
+    with _streaming():
         got = fn()
-    finally:
-        kernels._set_stream_bytes(old)
     _same(got, fn())
 
 

@@ -460,7 +460,8 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
    every x86-64 CPU; 4 x 2 doubles by AVX, from 16-byte loads and stores, which cross cache lines
    less often than 32-byte ones), element by element for the rows after the last whole group of 4
    and for K < W.  A K that is not a multiple of W ends with a block at column K - W, which copies
-   some elements a second time (the same values). */
+   some elements a second time (the same values).  With `stream` (a tile to rows, K a multiple
+   of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal. */
 /* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
    d 16-byte aligned) when `nt`, else by `store` */
 #define CX_PUT4(nt, stream, store, d, ds, o)                                                  \
@@ -487,7 +488,7 @@ CX_INLINE void cx_block_out_d(const double *s, ptrdiff_t sk, double *d, ptrdiff_
     CX_PUT4(stream, _mm_stream_pd, _mm_storeu_pd, d, dr, o)
 }
 CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
-                          ptrdiff_t dk) {
+                          ptrdiff_t dk, int stream) {
     if (sk == 1) { /* rows r..r+3, columns k, k+1 -> tile columns k, k+1 */
         __m256d a0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(s)),
                                           _mm_loadu_pd(s + 2 * sr), 1);
@@ -496,12 +497,12 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
         _mm256_storeu_pd(d, _mm256_unpacklo_pd(a0, a1));
         _mm256_storeu_pd(d + dk, _mm256_unpackhi_pd(a0, a1));
     } else { /* tile columns k, k+1 (rows r..r+3) -> rows r..r+3, columns k, k+1 */
-        cx_block_out_d(s, sk, d, dr, 0);
+        cx_block_out_d(s, sk, d, dr, stream);
     }
 }
 #else
 #define CX_BLOCK_W_D 0
-#define cx_block_d(s, sr, sk, d, dr, dk) ((void)0) /* never called: W == 0 */
+#define cx_block_d(s, sr, sk, d, dr, dk, stream) ((void)(stream)) /* never called: W == 0 */
 #endif
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -521,25 +522,27 @@ CX_INLINE void cx_block4_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
     CX_PUT4(stream, _mm_stream_ps, _mm_storeu_ps, d, ds, o)
 }
 CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
-                          ptrdiff_t dk) {
+                          ptrdiff_t dk, int stream) {
     /* either way: rows to a tile (sk == 1) or a tile to rows */
-    cx_block4_f(s, sk == 1 ? sr : sk, d, sk == 1 ? dk : dr, 0);
+    cx_block4_f(s, sk == 1 ? sr : sk, d, sk == 1 ? dk : dr, stream);
 }
 #else
 #define CX_BLOCK_W_F 0
-#define cx_block_f(s, sr, sk, d, dr, dk) ((void)0) /* never called: W == 0 */
+#define cx_block_f(s, sr, sk, d, dr, dk, stream) ((void)(stream)) /* never called: W == 0 */
 #endif
 #define CX_TRANSPOSE(T, SUF, W)                                                               \
     CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
-                                      ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K) {  \
+                                      ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K,    \
+                                      int stream) {                                           \
         ptrdiff_t r = 0;                                                                      \
         if (W && K >= W) {                                                                    \
             for (; r + 4 <= n; r += 4) {                                                      \
                 for (ptrdiff_t k = 0; k + W <= K; k += W)                                     \
-                    cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk); \
+                    cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk,  \
+                                   stream);                                                   \
                 if (K % (W ? W : 1))                                                            \
                     cx_block_##SUF(s + r * sr + (K - W) * sk, sr, sk, d + r * dr + (K - W) * dk, \
-                                   dr, dk);                                                   \
+                                   dr, dk, stream);                                           \
             }                                                                                 \
         }                                                                                     \
         for (; r < n; r++)                                                                    \
@@ -633,7 +636,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
 #define CX_GATHER_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            cx_transpose_##SUF(x + off[0], KK, 1, tile, 1, CX_TILE, n, KK);                   \
+            cx_transpose_##SUF(x + off[0], KK, 1, tile, 1, CX_TILE, n, KK, 0);                \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
@@ -642,7 +645,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
 #define CX_SCATTER_CASE(KK, SUF)                                                              \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK);                   \
+            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0);                \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
@@ -699,24 +702,17 @@ CX_TILE_PUT(float, f)
 #define CX_STREAM_ROW_BYTES 128
 #if defined(__AVX__)
 #define CX_STREAM 1
-CX_INLINE void cx_stream_block_d(const double *s, double *d, ptrdiff_t K) {
-    cx_block_out_d(s, CX_TILE, d, K, 1);
-}
-CX_INLINE void cx_stream_block_f(const float *s, float *d, ptrdiff_t K) {
-    cx_block4_f(s, CX_TILE, d, K, 1);
-}
-CX_INLINE void cx_stream_copy_d(const double *s, double *d, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-    for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];
-    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
-    for (; i < n; i++) d[i] = s[i];
-}
-CX_INLINE void cx_stream_copy_f(const float *s, float *d, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-    for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];
-    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
-    for (; i < n; i++) d[i] = s[i];
-}
+/* d[0..n) = s[0..n) by aligned 16-byte non-temporal stores, ordinary ones at both ends */
+#define CX_STREAM_COPY(T, SUF, W, STREAM, LOAD)                                               \
+    CX_INLINE void cx_stream_copy_##SUF(const T *s, T *d, ptrdiff_t n) {                      \
+        ptrdiff_t i = 0;                                                                      \
+        for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];                            \
+        for (; i + W <= n; i += W) STREAM(d + i, LOAD(s + i));                                \
+        for (; i < n; i++) d[i] = s[i];                                                       \
+    }
+CX_STREAM_COPY(double, d, 2, _mm_stream_pd, _mm_loadu_pd)
+CX_STREAM_COPY(float, f, 4, _mm_stream_ps, _mm_loadu_ps)
+#undef CX_STREAM_COPY
 CX_INLINE void cx_stream_fence(void) { _mm_sfence(); }
 #else
 #define CX_STREAM 0
@@ -733,14 +729,6 @@ CX_CAN_STREAM(double, d, 2)
 CX_CAN_STREAM(float, f, 4)
 #undef CX_CAN_STREAM
 #define CX_TILE_STREAM(T, SUF, W)                                                             \
-    CX_INLINE void cx_stream_rows_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g) {      \
-        ptrdiff_t r = 0;                                                                      \
-        for (; r + 4 <= n; r += 4)                                                            \
-            for (ptrdiff_t k = 0; k < K; k += W)                                              \
-                cx_stream_block_##SUF(tile + k * CX_TILE + r, g + r * K + k, K);              \
-        for (; r < n; r++)                                                                    \
-            for (ptrdiff_t k = 0; k < K; k++) g[r * K + k] = tile[k * CX_TILE + r];           \
-    }                                                                                         \
     static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,           \
                                      T *stage) {                                              \
         ptrdiff_t zero = 0;                                                                   \
@@ -748,7 +736,7 @@ CX_CAN_STREAM(float, f, 4)
             switch (K) { /* one case per K up to CX_SMALL_K, unrolled as the plain copies */   \
                 CX_STREAM_CASES_##SUF                                                         \
                 default:                                                                      \
-                    cx_stream_rows_##SUF(tile, n, K, g);                                      \
+                    cx_transpose_##SUF(tile, 1, CX_TILE, g, K, 1, n, K, 1);                   \
             }                                                                                 \
             return;                                                                           \
         }                                                                                     \
@@ -757,7 +745,7 @@ CX_CAN_STREAM(float, f, 4)
     }
 #define CX_STREAM_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
-        cx_stream_rows_##SUF(tile, n, KK, g);                                                 \
+        cx_transpose_##SUF(tile, 1, CX_TILE, g, KK, 1, n, KK, 1);                             \
         return;
 #define CX_STREAM_CASES_d                                                                     \
     CX_STREAM_CASE(16, d) CX_STREAM_CASE(18, d) CX_STREAM_CASE(20, d) CX_STREAM_CASE(22, d)    \
