@@ -686,52 +686,72 @@ CX_TILE_PUT(float, f)
    stores are 16 bytes and aligned.  Where every row allows it (K a multiple of 2 doubles / 4
    floats, g 16-byte aligned) they come straight from the tile's transposed blocks, and the rows
    after the last whole group of 4 (a block's last tile) get ordinary stores.  Otherwise the rows
-   are copied into `stage` (n x K, contiguous, in L1) and streamed from there, the elements
-   before the first and after the last aligned 16 bytes by ordinary stores.  The caller ends its
-   loop over tiles with cx_stream_fence(), so that the rows are in memory, as after ordinary
-   stores, before anything that follows (a fence after every tile cost 9-16 % at K = 2-10: it
-   waits for the memory).
+   are copied into `stage` (n x K, contiguous, in L1) and streamed from there, the bytes before
+   the first and after the last aligned 16 by ordinary stores.  The stage has two halves: a
+   staged tile of rows under 2 CX_STREAM_ROW_BYTES is streamed only after the next tile is
+   staged into the other half (cx_pending), so that the copy does not read the stage right after
+   its stores (float64 K = 19-31 7-13 % faster than streamed at once; rows of 2
+   CX_STREAM_ROW_BYTES and more are streamed at once: deferred, K = 33-39 was 1-2 % slower, the
+   two halves and the tiles no longer fitting in L1).  The caller ends its loop over tiles with
+   cx_stream_flush() of what is pending and cx_stream_fence(), so that the rows are in memory,
+   as after ordinary stores, before anything that follows (a fence after every tile cost 9-16 %
+   at K = 2-10: it waits for the memory).
    cx_tile_can_stream_* says when: only in the AVX builds, for rows of CX_STREAM_ROW_BYTES or
-   more, and through `stage` only for rows of twice that.  Measured (one thread, cross-entropy +
-   gradient from memory): slower streamed were shorter rows (AVX2 build: float64 K = 2-10 2-17 %,
-   float32 K = 8-24 3-7 %; through `stage`, float64 K = 17 3 %, float32 K = 33-38 1-7 %) and the
-   SSE2 baseline build (float32 K = 32-40 13 %), where the arithmetic, not memory, sets the
-   pace; faster were rows of 128 bytes and more in the AVX2 build (float64 K = 16-40 5-18 %,
-   float32 K = 32-40 3-15 %; softmax 14-24 % at K = 24-40; through `stage`, float64 K = 33-39
-   3-17 %) and in the AVX-512 build (cross-entropy 10-25 %). */
+   more, and through `stage` only for rows of CX_STAGE_ROW_BYTES_* or more.  Measured (one
+   thread, cross-entropy + gradient from memory): slower streamed were shorter rows (AVX2 build:
+   float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %; through `stage`, float64 K = 17 2 % and its
+   softmax 19 %, float32 K = 33-38 3-7 %) and the SSE2 baseline build (float32 K = 32-40 13 %),
+   where the arithmetic, not memory, sets the pace; faster were rows of 128 bytes and more in
+   the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 % at
+   K = 24-40; through `stage`, float64 K = 19-39 3-17 %) and in the AVX-512 build
+   (cross-entropy 10-25 %). */
 #define CX_STREAM_ROW_BYTES 128
+#define CX_STAGE_ROW_BYTES_D 144         /* float64 K = 19 and more: odd K from 19 */
+#define CX_STAGE_ROW_BYTES_F PTRDIFF_MAX /* float32: never */
+/* A staged tile's rows waiting to be streamed: bytes from src to dst, none when bytes == 0. */
+typedef struct {
+    const void *src;
+    void *dst;
+    size_t bytes;
+} cx_pending;
 #if defined(__AVX__)
 #define CX_STREAM 1
-/* d[0..n) = s[0..n) by aligned 16-byte non-temporal stores, ordinary ones at both ends */
-#define CX_STREAM_COPY(T, SUF, W, STREAM, LOAD)                                               \
-    CX_INLINE void cx_stream_copy_##SUF(const T *s, T *d, ptrdiff_t n) {                      \
-        ptrdiff_t i = 0;                                                                      \
-        for (; i < n && (uintptr_t)(d + i) % 16; i++) d[i] = s[i];                            \
-        for (; i + W <= n; i += W) STREAM(d + i, LOAD(s + i));                                \
-        for (; i < n; i++) d[i] = s[i];                                                       \
-    }
-CX_STREAM_COPY(double, d, 2, _mm_stream_pd, _mm_loadu_pd)
-CX_STREAM_COPY(float, f, 4, _mm_stream_ps, _mm_loadu_ps)
-#undef CX_STREAM_COPY
+/* d[0..n) = s[0..n) (bytes) by aligned 16-byte non-temporal stores, memcpy at both ends */
+CX_INLINE void cx_stream_copy(const void *s, void *d, size_t n) {
+    const char *a = (const char *)s;
+    char *b = (char *)d;
+    size_t i = (16 - (uintptr_t)b % 16) % 16;
+    i = i < n ? i : n;
+    memcpy(b, a, i);
+    for (; i + 16 <= n; i += 16)
+        _mm_stream_si128((__m128i *)(b + i), _mm_loadu_si128((const __m128i *)(a + i)));
+    memcpy(b + i, a + i, n - i);
+}
 CX_INLINE void cx_stream_fence(void) { _mm_sfence(); }
 #else
 #define CX_STREAM 0
+#define cx_stream_copy(s, d, n) memcpy((d), (s), (n)) /* never called: CX_STREAM is 0 */
 CX_INLINE void cx_stream_fence(void) {}
 #endif
-#define CX_CAN_STREAM(T, SUF, W)                                                              \
+CX_INLINE void cx_stream_flush(cx_pending *p) {
+    if (p->bytes) cx_stream_copy(p->src, p->dst, p->bytes);
+    p->bytes = 0;
+}
+#define CX_CAN_STREAM(T, SUF, W, STAGE)                                                       \
     CX_INLINE int cx_tile_can_stream_##SUF(const T *g, ptrdiff_t K) {                         \
         ptrdiff_t row = K * (ptrdiff_t)sizeof(T);                                             \
         int straight = K % W == 0 && (uintptr_t)g % 16 == 0;                                  \
-        return CX_STREAM && row >= CX_STREAM_ROW_BYTES                                        \
-               && (straight || row >= 2 * CX_STREAM_ROW_BYTES);                               \
+        return CX_STREAM && row >= CX_STREAM_ROW_BYTES && (straight || row >= STAGE);         \
     }
-CX_CAN_STREAM(double, d, 2)
-CX_CAN_STREAM(float, f, 4)
+CX_CAN_STREAM(double, d, 2, CX_STAGE_ROW_BYTES_D)
+CX_CAN_STREAM(float, f, 4, CX_STAGE_ROW_BYTES_F)
 #undef CX_CAN_STREAM
 #define CX_TILE_STREAM(T, SUF, W)                                                             \
     static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,           \
-                                     T *stage) {                                              \
+                                     T *stage, cx_pending *p) {                               \
         ptrdiff_t zero = 0;                                                                   \
+        T *half;                                                                              \
+        int defer = K * (ptrdiff_t)sizeof(T) < 2 * CX_STREAM_ROW_BYTES;                       \
         if (K % W == 0 && (uintptr_t)g % 16 == 0) {                                           \
             switch (K) { /* one case per K up to CX_SMALL_K, unrolled as the plain copies */   \
                 CX_STREAM_CASES_##SUF                                                         \
@@ -740,8 +760,14 @@ CX_CAN_STREAM(float, f, 4)
             }                                                                                 \
             return;                                                                           \
         }                                                                                     \
-        cx_tile_scatter_##SUF(tile, n, K, stage, &zero, 1);                                   \
-        cx_stream_copy_##SUF(stage, g, n * K);                                                \
+        /* the half of the stage that is not pending (the first when not deferring) */        \
+        half = defer && p->src == (const void *)stage ? stage + CX_TILE * K : stage;          \
+        cx_tile_scatter_##SUF(tile, n, K, half, &zero, 1);                                    \
+        cx_stream_flush(p);                                                                   \
+        p->src = half;                                                                        \
+        p->dst = g;                                                                           \
+        p->bytes = (size_t)(n * K) * sizeof(T);                                               \
+        if (!defer) cx_stream_flush(p);                                                       \
     }
 #define CX_STREAM_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
@@ -757,8 +783,8 @@ CX_CAN_STREAM(float, f, 4)
 CX_TILE_STREAM(double, d, 2)
 CX_TILE_STREAM(float, f, 4)
 #else /* never called: cx_tile_can_stream_* is 0 */
-#define cx_tile_stream_d(tile, n, K, g, stage) ((void)0)
-#define cx_tile_stream_f(tile, n, K, g, stage) ((void)0)
+#define cx_tile_stream_d(tile, n, K, g, stage, p) ((void)0)
+#define cx_tile_stream_f(tile, n, K, g, stage, p) ((void)0)
 #endif
 #undef CX_STREAM_CASE
 #undef CX_STREAM_CASES_d
