@@ -235,8 +235,8 @@ def _streamed_vs_plain(fn):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS + (21,))  # float64 K = 21: staged, each tile streamed later
-@pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned or not (then staged)
+@pytest.mark.parametrize("K", KS + (21,))  # float64 odd K (17, 21, 33): by pairs of rows
+@pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned or not
 def test_streamed_copy_out_same_bits(K, dt, offset):
     # 101 rows: three whole tiles and one of 5 rows (a group of 4 and one row alone)
     x = _logits(K, dt)
@@ -272,6 +272,33 @@ def test_streamed_copy_out_same_bits(K, dt, offset):
     with np.errstate(invalid="ignore"):
         for call in calls:
             _streamed_vs_plain(call)
+
+
+@pytest.mark.parametrize("K", [17, 21, 25])
+def test_streamed_odd_k_every_tile_shape(K):
+    # float64 rows of odd K go out by pairs of rows: every row count of a tile (1-32, with and
+    # without a whole group of 4), from a 16-byte aligned output and from one 8 bytes past it
+    rng = np.random.default_rng(K)
+    for n in list(range(1, 40)) + [63, 64, 65]:
+        x = rng.standard_normal((n, K)) * 3
+        y = rng.integers(0, K, n)
+        raw = np.empty(x.size + 2)
+        base = (-raw.ctypes.data // 8) % 2
+        for offset in (0, 1):
+            out = raw[base + offset:base + offset + x.size].reshape(x.shape)
+
+            def grad(x=x, y=y, out=out):
+                out.fill(np.nan)
+                cxent.cross_entropy(x, y, return_grad=True, grad_out=out)
+                return out.copy()
+
+            def soft(x=x, out=out):
+                out.fill(np.nan)
+                cxent.softmax(x, out=out)
+                return out.copy()
+
+            _streamed_vs_plain(grad)
+            _streamed_vs_plain(soft)
 
 
 @pytest.mark.parametrize("K,dt", [(32, np.float32), (16, np.float64), (21, np.float64),

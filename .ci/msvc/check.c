@@ -48,10 +48,8 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
         cx_tile_scatter_f(tf, 1, 2, of, off, 1);
         cx_tile_put_d(td, lab, xd, 1, 2);
         cx_tile_put_f(tf, lab, xd, 1, 2);
-        cx_pending pend = {NULL, NULL, 0};
-        if (cx_tile_can_stream_d(od, 2)) cx_tile_stream_d(td, 1, 2, od, td + 2 * CX_TILE, &pend);
-        if (cx_tile_can_stream_f(of, 4)) cx_tile_stream_f(tf, 1, 4, of, tf + 2 * CX_TILE, &pend);
-        cx_stream_flush(&pend);
+        if (cx_tile_can_stream_d(od, 2)) cx_tile_stream_d(td, 1, 2, od);
+        if (cx_tile_can_stream_f(of, 4)) cx_tile_stream_f(tf, 1, 4, of);
         cx_stream_fence();
         acc += val[0];
     }

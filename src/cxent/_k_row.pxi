@@ -270,8 +270,6 @@ ctypedef struct Tile:
     void* xt            # (K, _TILE) the rows transposed
     void* et            # (K, _TILE) exp(x - shift), then the output tile
     void* sh            # shifts: the maximum, 0 for a row without one
-    void* st            # 2 x (_TILE, K) the output rows, staged for non-temporal stores
-    Pending pend        # staged rows not yet streamed (cx_tile_stream_*)
     double* rest
     double* tot
     double* logt
@@ -305,7 +303,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     cdef Py_ssize_t T = _TILE
     # the tiles start on a 64-byte boundary (so does every column: 32 elements of 4 or 8
     # bytes), so that their vector loads and stores do not straddle cache lines
-    cdef char* mem = <char*> malloc((4 * K + 1) * T * itemsize + 64)
+    cdef char* mem = <char*> malloc((2 * K + 1) * T * itemsize + 64)
     cdef char* f
     cdef double* d = <double*> malloc(17 * T * sizeof(double))
     cdef Py_ssize_t* i = <Py_ssize_t*> malloc(5 * T * sizeof(Py_ssize_t))
@@ -319,24 +317,19 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.xt = f
     t.et = f + K * T * itemsize
     t.sh = f + 2 * K * T * itemsize
-    t.st = f + (2 * K + 1) * T * itemsize
     t.rest, t.tot, t.logt, t.val, t.coef = d, d + T, d + 2 * T, d + 3 * T, d + 4 * T
     t.aux, t.smooth, t.gy, t.sc, t.rw = d + 5 * T, d + 6 * T, d + 7 * T, d + 8 * T, d + 9 * T
     t.lse, t.xy, t.ey, t.wy = d + 10 * T, d + 11 * T, d + 12 * T, d + 13 * T
     t.rmax, t.racc, t.rcnt = d + 14 * T, d + 15 * T, d + 16 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     t.xrun = t.grun = t.stream = False
-    t.pend.bytes = 0
-    t.pend.src = t.pend.dst = NULL
     memset(d, 0, 17 * T * sizeof(double))
     return True
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:
-    # (after the last tile: its staged rows streamed, then the fence of the non-temporal
-    # stores, cx_tile_stream_*)
+    # (after the last tile: the fence of the non-temporal stores, cx_tile_stream_*)
     if t.stream:
-        cx_stream_flush(&t.pend)
         cx_stream_fence()
     free(t.mem)
     free(t.rest)
@@ -398,7 +391,7 @@ cdef inline bint _tile_streams(const Tile* t, const floating* g, Py_ssize_t sk,
         return cx_tile_can_stream_d(g + t.og[0], K)
 
 
-cdef inline void _tile_store(Tile* t, floating* g, Py_ssize_t sk, Py_ssize_t K,
+cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize_t K,
                              bint streams) noexcept nogil:
     # copy the output tile t.et back transposed to the rows at offsets t.og (element stride sk),
     # by non-temporal stores when streams (_tile_streams' answer)
@@ -407,9 +400,9 @@ cdef inline void _tile_store(Tile* t, floating* g, Py_ssize_t sk, Py_ssize_t K,
     cdef Py_ssize_t r, k
     if streams:
         if floating is float:
-            cx_tile_stream_f(et, t.n, K, g + t.og[0], <float*> t.st, &t.pend)
+            cx_tile_stream_f(et, t.n, K, g + t.og[0])
         else:
-            cx_tile_stream_d(et, t.n, K, g + t.og[0], <double*> t.st, &t.pend)
+            cx_tile_stream_d(et, t.n, K, g + t.og[0])
         return
     if sk == 1:
         if floating is float:

@@ -102,18 +102,11 @@ cdef extern from "_simd.h" nogil:
                        Py_ssize_t K)
     void cx_tile_put_f(float* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,
                        Py_ssize_t K)
-    ctypedef struct Pending "cx_pending":
-        const void* src
-        void* dst
-        size_t bytes
     void cx_stream_fence()
-    void cx_stream_flush(Pending* p)
     bint cx_tile_can_stream_d(const double* g, Py_ssize_t K)
     bint cx_tile_can_stream_f(const float* g, Py_ssize_t K)
-    void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
-                          double* stage, Pending* p)
-    void cx_tile_stream_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
-                          float* stage, Pending* p)
+    void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g)
+    void cx_tile_stream_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g)
 
 cdef extern from "_rows.h" nogil:
     ctypedef struct RowSum "cx_rowsum":

@@ -683,91 +683,96 @@ CX_TILE_PUT(float, f)
 /* cx_tile_scatter_*'s copy of a tile to rows that follow each other (run), by non-temporal
    stores: they write whole cache lines without reading them from memory first, and leave the
    caches to other data, for outputs much larger than the caches (the callers decide).  The
-   stores are 16 bytes and aligned.  Where every row allows it (K a multiple of 2 doubles / 4
-   floats, g 16-byte aligned) they come straight from the tile's transposed blocks, and the rows
-   after the last whole group of 4 (a block's last tile) get ordinary stores.  Otherwise the rows
-   are copied into `stage` (n x K, contiguous, in L1) and streamed from there, the bytes before
-   the first and after the last aligned 16 by ordinary stores.  The stage has two halves: a
-   staged tile of rows under 2 CX_STREAM_ROW_BYTES is streamed only after the next tile is
-   staged into the other half (cx_pending), so that the copy does not read the stage right after
-   its stores (float64 K = 19-31 7-13 % faster than streamed at once; rows of 2
-   CX_STREAM_ROW_BYTES and more are streamed at once: deferred, K = 33-39 was 1-2 % slower, the
-   two halves and the tiles no longer fitting in L1).  The caller ends its loop over tiles with
-   cx_stream_flush() of what is pending and cx_stream_fence(), so that the rows are in memory,
-   as after ordinary stores, before anything that follows (a fence after every tile cost 9-16 %
-   at K = 2-10: it waits for the memory).
+   stores are 16 bytes and aligned, straight from the tile's transposed blocks: for K a multiple
+   of 2 doubles / 4 floats with g 16-byte aligned, every row's (the rows after the last whole
+   group of 4, in a block's last tile, by ordinary stores); for float64 rows of odd K with g
+   8-byte aligned, by pairs of rows (cx_stream_odd_d).  The caller ends its loop over tiles with
+   cx_stream_fence(), so that the rows are in memory, as after ordinary stores, before anything
+   that follows (a fence after every tile cost 9-16 % at K = 2-10: it waits for the memory).
    cx_tile_can_stream_* says when: only in the AVX builds, for rows of CX_STREAM_ROW_BYTES or
-   more, and through `stage` only for rows of CX_STAGE_ROW_BYTES_* or more.  Measured (one
-   thread, cross-entropy + gradient from memory): slower streamed were shorter rows (AVX2 build:
-   float64 K = 2-10 2-17 %, float32 K = 8-24 3-7 %; through `stage`, float64 K = 17 2 % and its
-   softmax 19 %, float32 K = 33-38 3-7 %) and the SSE2 baseline build (float32 K = 32-40 13 %),
-   where the arithmetic, not memory, sets the pace; faster were rows of 128 bytes and more in
-   the AVX2 build (float64 K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 % at
-   K = 24-40; through `stage`, float64 K = 19-39 3-17 %) and in the AVX-512 build
-   (cross-entropy 10-25 %). */
+   more that allow the aligned stores (float32 K not a multiple of 4, and outputs not so
+   aligned, keep ordinary stores).  Measured (one thread, from memory): slower streamed were
+   shorter rows (AVX2 build, cross-entropy + gradient: float64 K = 2-10 2-17 %, float32 K = 8-24
+   3-7 %) and the SSE2 baseline build (float32 K = 32-40 13 %), where the arithmetic, not
+   memory, sets the pace; faster were rows of 128 bytes and more in the AVX2 build (float64
+   K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 % at K = 24-40) and in the AVX-512
+   build (cross-entropy 10-25 %).  Odd K by pairs of rows, against ordinary stores or the stage
+   it replaced: cross-entropy float64 K = 19-39 4-18 % faster, K = 17 3-5 %; softmax K = 19-39
+   7-23 % faster, K = 17 3-5 % slower (kept for one rule).  The stage (the rows copied into a
+   contiguous buffer in L1, streamed from there) was slower than ordinary stores for rows under
+   256 bytes (float64 K = 17 3 %, float32 K = 33-38 1-7 %). */
 #define CX_STREAM_ROW_BYTES 128
-#define CX_STAGE_ROW_BYTES_D 144         /* float64 K = 19 and more: odd K from 19 */
-#define CX_STAGE_ROW_BYTES_F PTRDIFF_MAX /* float32: never */
-/* A staged tile's rows waiting to be streamed: bytes from src to dst, none when bytes == 0. */
-typedef struct {
-    const void *src;
-    void *dst;
-    size_t bytes;
-} cx_pending;
 #if defined(__AVX__)
 #define CX_STREAM 1
-/* d[0..n) = s[0..n) (bytes) by aligned 16-byte non-temporal stores, memcpy at both ends */
-CX_INLINE void cx_stream_copy(const void *s, void *d, size_t n) {
-    const char *a = (const char *)s;
-    char *b = (char *)d;
-    size_t i = (16 - (uintptr_t)b % 16) % 16;
-    i = i < n ? i : n;
-    memcpy(b, a, i);
-    for (; i + 16 <= n; i += 16)
-        _mm_stream_si128((__m128i *)(b + i), _mm_loadu_si128((const __m128i *)(a + i)));
-    memcpy(b + i, a + i, n - i);
+/* Elements [i0, i1) of a tile's rows taken as one run (element i = r K + k, tile[k CX_TILE +
+   r]) to g + i by aligned 16-byte non-temporal stores: g + i0 16-byte aligned, i1 - i0 even. */
+CX_INLINE void cx_stream_run_d(const double *tile, ptrdiff_t K, double *g, ptrdiff_t i0,
+                               ptrdiff_t i1) {
+    ptrdiff_t r = i0 / K, k = i0 % K;
+    for (ptrdiff_t i = i0; i < i1; i += 2) {
+        double v0 = tile[k * CX_TILE + r];
+        if (++k == K) { k = 0; r++; }
+        double v1 = tile[k * CX_TILE + r];
+        if (++k == K) { k = 0; r++; }
+        _mm_stream_pd(g + i, _mm_set_pd(v1, v0));
+    }
+}
+/* A tile of odd K to its n rows at g (8-byte aligned) by aligned 16-byte non-temporal stores:
+   two rows of odd K are an even number of doubles, so with an even row 16-byte aligned its
+   pairs of columns (k, k + 1) are aligned, the next row's (k + 1, k + 2), and the pair across
+   the two rows (K - 1 of the first, 0 of the second) too.  4 rows at a time from the tile's
+   columns k, k + 1, k + 2, from the first row that starts aligned; the rows before and after
+   them element pair by element pair (cx_stream_run_d), and an element at either end of the
+   tile's rows that has no aligned pair (g not 16-byte aligned; n K odd) by an ordinary store. */
+CX_INLINE void cx_stream_odd_d(const double *tile, ptrdiff_t n, ptrdiff_t K, double *g) {
+    ptrdiff_t r0 = (uintptr_t)g % 16 ? 1 : 0, r = r0, end = n * K;
+    if (n == 0) return;
+    if (r0) { /* row 0 starts 8 bytes past alignment: the next row starts aligned */
+        g[0] = tile[0];
+        cx_stream_run_d(tile, K, g, 1, K);
+    }
+    for (; r + 4 <= n; r += 4) {
+        const double *t = tile + r;
+        double *d0 = g + r * K, *d1 = d0 + K, *d2 = d1 + K, *d3 = d2 + K;
+        __m256d first = _mm256_loadu_pd(t), a = first;
+        for (ptrdiff_t k = 0; k + 2 < K; k += 2) {
+            __m256d b = _mm256_loadu_pd(t + (k + 1) * CX_TILE);
+            __m256d c = _mm256_loadu_pd(t + (k + 2) * CX_TILE);
+            __m256d ev = _mm256_unpacklo_pd(a, b); /* rows r, r + 2: columns k, k + 1 */
+            __m256d od = _mm256_unpackhi_pd(b, c); /* rows r + 1, r + 3: columns k + 1, k + 2 */
+            _mm_stream_pd(d0 + k, _mm256_castpd256_pd128(ev));
+            _mm_stream_pd(d2 + k, _mm256_extractf128_pd(ev, 1));
+            _mm_stream_pd(d1 + k + 1, _mm256_castpd256_pd128(od));
+            _mm_stream_pd(d3 + k + 1, _mm256_extractf128_pd(od, 1));
+            a = c;
+        }
+        /* a is column K - 1: (row r, K - 1; row r + 1, 0) and (row r + 2, K - 1; row r + 3, 0) */
+        a = _mm256_shuffle_pd(a, first, 0xA);
+        _mm_stream_pd(d0 + K - 1, _mm256_castpd256_pd128(a));
+        _mm_stream_pd(d2 + K - 1, _mm256_extractf128_pd(a, 1));
+    }
+    /* the rows after the last group of 4 (they start aligned) */
+    cx_stream_run_d(tile, K, g, r * K, r * K + (end - r * K) / 2 * 2);
+    if ((end - r * K) % 2) g[end - 1] = tile[(K - 1) * CX_TILE + n - 1];
 }
 CX_INLINE void cx_stream_fence(void) { _mm_sfence(); }
 #else
 #define CX_STREAM 0
-#define cx_stream_copy(s, d, n) memcpy((d), (s), (n)) /* never called: CX_STREAM is 0 */
 CX_INLINE void cx_stream_fence(void) {}
 #endif
-CX_INLINE void cx_stream_flush(cx_pending *p) {
-    if (p->bytes) cx_stream_copy(p->src, p->dst, p->bytes);
-    p->bytes = 0;
+CX_INLINE int cx_tile_can_stream_d(const double *g, ptrdiff_t K) {
+    return CX_STREAM && K * 8 >= CX_STREAM_ROW_BYTES && (uintptr_t)g % (K % 2 ? 8 : 16) == 0;
 }
-#define CX_CAN_STREAM(T, SUF, W, STAGE)                                                       \
-    CX_INLINE int cx_tile_can_stream_##SUF(const T *g, ptrdiff_t K) {                         \
-        ptrdiff_t row = K * (ptrdiff_t)sizeof(T);                                             \
-        int straight = K % W == 0 && (uintptr_t)g % 16 == 0;                                  \
-        return CX_STREAM && row >= CX_STREAM_ROW_BYTES && (straight || row >= STAGE);         \
-    }
-CX_CAN_STREAM(double, d, 2, CX_STAGE_ROW_BYTES_D)
-CX_CAN_STREAM(float, f, 4, CX_STAGE_ROW_BYTES_F)
-#undef CX_CAN_STREAM
-#define CX_TILE_STREAM(T, SUF, W)                                                             \
-    static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,           \
-                                     T *stage, cx_pending *p) {                               \
-        ptrdiff_t zero = 0;                                                                   \
-        T *half;                                                                              \
-        int defer = K * (ptrdiff_t)sizeof(T) < 2 * CX_STREAM_ROW_BYTES;                       \
-        if (K % W == 0 && (uintptr_t)g % 16 == 0) {                                           \
-            switch (K) { /* one case per K up to CX_SMALL_K, unrolled as the plain copies */   \
-                CX_STREAM_CASES_##SUF                                                         \
-                default:                                                                      \
-                    cx_transpose_##SUF(tile, 1, CX_TILE, g, K, 1, n, K, 1);                   \
-            }                                                                                 \
-            return;                                                                           \
+CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
+    return CX_STREAM && K * 4 >= CX_STREAM_ROW_BYTES && K % 4 == 0 && (uintptr_t)g % 16 == 0;
+}
+#define CX_TILE_STREAM(T, SUF, OTHER)                                                         \
+    static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g) {         \
+        switch (K) { /* one case per K up to CX_SMALL_K, unrolled as the plain copies */       \
+            CX_STREAM_CASES_##SUF                                                             \
+            default:                                                                          \
+                OTHER;                                                                        \
         }                                                                                     \
-        /* the half of the stage that is not pending (the first when not deferring) */        \
-        half = defer && p->src == (const void *)stage ? stage + CX_TILE * K : stage;          \
-        cx_tile_scatter_##SUF(tile, n, K, half, &zero, 1);                                    \
-        cx_stream_flush(p);                                                                   \
-        p->src = half;                                                                        \
-        p->dst = g;                                                                           \
-        p->bytes = (size_t)(n * K) * sizeof(T);                                               \
-        if (!defer) cx_stream_flush(p);                                                       \
     }
 #define CX_STREAM_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
@@ -780,11 +785,13 @@ CX_CAN_STREAM(float, f, 4, CX_STAGE_ROW_BYTES_F)
     CX_STREAM_CASE(40, d)
 #define CX_STREAM_CASES_f CX_STREAM_CASE(32, f) CX_STREAM_CASE(36, f) CX_STREAM_CASE(40, f)
 #if CX_STREAM
-CX_TILE_STREAM(double, d, 2)
-CX_TILE_STREAM(float, f, 4)
+CX_TILE_STREAM(double, d,
+               if (K % 2) cx_stream_odd_d(tile, n, K, g);
+               else cx_transpose_d(tile, 1, CX_TILE, g, K, 1, n, K, 1))
+CX_TILE_STREAM(float, f, cx_transpose_f(tile, 1, CX_TILE, g, K, 1, n, K, 1))
 #else /* never called: cx_tile_can_stream_* is 0 */
-#define cx_tile_stream_d(tile, n, K, g, stage, p) ((void)0)
-#define cx_tile_stream_f(tile, n, K, g, stage, p) ((void)0)
+#define cx_tile_stream_d(tile, n, K, g) ((void)0)
+#define cx_tile_stream_f(tile, n, K, g) ((void)0)
 #endif
 #undef CX_STREAM_CASE
 #undef CX_STREAM_CASES_d

@@ -13,10 +13,4 @@ __m128 _mm_unpackhi_ps(__m128 a, __m128 b);
 __m128 _mm_movelh_ps(__m128 a, __m128 b);
 __m128 _mm_movehl_ps(__m128 a, __m128 b);
 void _mm_stream_ps(float *p, __m128 a);
-typedef union __declspec(align(16)) __m128i {
-    char m128i_i8[16];
-    unsigned __int64 m128i_u64[2];
-} __m128i;
-__m128i _mm_loadu_si128(__m128i const *p);
-void _mm_stream_si128(__m128i *p, __m128i a);
 void _mm_sfence(void);
