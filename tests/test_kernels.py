@@ -277,15 +277,18 @@ def test_streamed_copy_out_same_bits(K, dt, offset):
 @pytest.mark.parametrize("K", [17, 21, 25])
 def test_streamed_odd_k_every_tile_shape(K):
     # float64 rows of odd K go out by pairs of rows: every row count of a tile (1-32, with and
-    # without a whole group of 4), from a 16-byte aligned output and from one 8 bytes past it
+    # without a whole group of 4), from a 16-byte aligned output and from one 8 bytes past it;
+    # the elements just before and after the output are never written
     rng = np.random.default_rng(K)
     for n in list(range(1, 40)) + [63, 64, 65]:
         x = rng.standard_normal((n, K)) * 3
         y = rng.integers(0, K, n)
-        raw = np.empty(x.size + 2)
-        base = (-raw.ctypes.data // 8) % 2
+        raw = np.full(x.size + 6, -7.0)
+        base = 2 + (-raw.ctypes.data // 8) % 2
         for offset in (0, 1):
-            out = raw[base + offset:base + offset + x.size].reshape(x.shape)
+            lo, hi = base + offset, base + offset + x.size
+            raw.fill(-7.0)
+            out = raw[lo:hi].reshape(x.shape)
 
             def grad(x=x, y=y, out=out):
                 out.fill(np.nan)
@@ -299,6 +302,7 @@ def test_streamed_odd_k_every_tile_shape(K):
 
             _streamed_vs_plain(grad)
             _streamed_vs_plain(soft)
+            assert (raw[:lo] == -7.0).all() and (raw[hi:] == -7.0).all()
 
 
 @pytest.mark.parametrize("K,dt", [(32, np.float32), (16, np.float64), (21, np.float64),
