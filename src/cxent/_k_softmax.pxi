@@ -345,27 +345,28 @@ cdef int _rows_run(RowsArgs* a, BlockFn fn, Py_ssize_t A, int n_threads) except 
 
 def softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
                  floating[:, :, :] out,      # OUT (A, B, K)
-                 *, int n_threads):
-    """``out[a, b, :] = softmax(x[a, b, :])``."""
+                 *, int n_threads, bint fresh):
+    """``out[a, b, :] = softmax(x[a, b, :])``; ``fresh``: ``out`` was allocated for this call
+    (_stream_out)."""
     cdef RowsArgs a
     if x.shape[0] * x.shape[1] == 0:
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
-    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating))
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), fresh)
     _rows_run(&a, _softmax_f if floating is float else _softmax_d, x.shape[0], n_threads)
 
 
 def log_softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
                      floating[:, :, :] out,      # OUT (A, B, K)
-                     *, int n_threads):
-    """``out[a, b, :] = log_softmax(x[a, b, :])``."""
+                     *, int n_threads, bint fresh):
+    """``out[a, b, :] = log_softmax(x[a, b, :])``; ``fresh`` as for softmax_rows."""
     cdef RowsArgs a
     if x.shape[0] * x.shape[1] == 0:
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
-    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating))
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), fresh)
     _rows_run(&a, _log_softmax_f if floating is float else _log_softmax_d, x.shape[0],
               n_threads)
 
@@ -447,7 +448,7 @@ cdef _rows_c(object x, object out, Py_ssize_t K, bint per_row, BlockFn ff, Block
         a.lse = bufs.get(out, True, size, M)
     else:
         a.out = bufs.get(out, True, size, M * K)
-        a.stream = _stream_out(M * K, size)
+        a.stream = _stream_out(M * K, size, True)  # (a new array)
     a.sx, a.so, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), M, K
     _rows_run(&a, ff if size == 4 else fd, 1, n_threads)
 

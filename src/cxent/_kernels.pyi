@@ -18,12 +18,14 @@ def softmax_rows(
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
     *,
     n_threads: int,
+    fresh: bool,  # out was allocated for this call
 ) -> None: ...
 def log_softmax_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
     *,
     n_threads: int,
+    fresh: bool,
 ) -> None: ...
 def logsumexp_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -87,6 +89,7 @@ def cross_entropy_labels(
     softcap: float,  # 0: none
     focal_gamma: float,
     n_threads: int,
+    fresh: bool,  # grad was allocated for this call
 ) -> tuple[float, int, int]: ...
 def nll_labels(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -99,6 +102,7 @@ def nll_labels(
     ignore_index: int,
     scale: float,
     n_threads: int,
+    fresh: bool,
 ) -> tuple[float, int, int]: ...
 def log_loss_labels(
     p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -115,10 +119,11 @@ def cross_entropy_c(
     y: np.ndarray,  # C-contiguous int64 (N,)
     *,
     loss: np.ndarray | None = None,  # new C-contiguous (N,) of x's dtype
-    grad: np.ndarray | None = None,  # new C-contiguous (N, K) of x's dtype
+    grad: np.ndarray | None = None,  # C-contiguous (N, K) of x's dtype
     K: int,
     mean: bool,
     n_threads: int,
+    fresh: bool = False,  # grad was allocated for this call (else it is grad_out=)
 ) -> tuple[float, int, int]: ...
 def label_stats(
     y: np.ndarray,  # const int64_t[:, :]  (A, B)

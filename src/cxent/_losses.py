@@ -330,7 +330,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
             scale=_scale(red, denom), n_threads=nt, **opts)
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
-                                         nt, ax, nll=False, rw=rw, opts=opts, lse=lse2)
+                                         nt, ax, nll=False, rw=rw, opts=opts, lse=lse2,
+                                         fresh=grad_out is None or tmp is not None)
     return loss, finish_out(grad, tmp), total, denom, dt, lse
 
 
@@ -422,7 +423,8 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
     loss, l2, grad, g3, tmp = _outputs(lay, dt, red == "none", return_grad, grad_out,
                                        (x, t, sample_weight, weight))
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
-                                     ax, nll=True, rw=None if sw is None else lay.label_rows(sw))
+                                     ax, nll=True, rw=None if sw is None else lay.label_rows(sw),
+                                     fresh=grad_out is None or tmp is not None)
     return _labels.finish(red, loss, finish_out(grad, tmp), total, denom, dt, return_grad)
 
 
@@ -580,7 +582,8 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt, grad_out=None
     loss = np.empty(N, dt) if reduction == "none" else None
     grad = (np.empty((N, K), dt) if grad_out is None else grad_out) if return_grad else None
     total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
-                                                   mean=reduction == "mean", n_threads=nt)
+                                                   mean=reduction == "mean", n_threads=nt,
+                                                   fresh=grad_out is None)
     if bad >= 0:
         raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
     return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)
@@ -591,14 +594,15 @@ def _scale(red, denom):
 
 
 def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll, rw=None,
-                      opts=None, lse=None):
+                      opts=None, lse=None, fresh=False):
     """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
 
     The denominator of "mean" is the summed (class times sample) weights of the targets not
     ignored (their number without weights).  When the fused pass needs it (the gradient of a
     "mean" is scaled by its inverse) or cannot count it (weights), one cheap pass over the labels
     gives it and checks them first; otherwise the fused pass checks and counts the labels itself.
-    The kernel runs once either way.  `rw`: the (A, B) view of the sample weights, or None.
+    The kernel runs once either way.  `rw`: the (A, B) view of the sample weights, or None;
+    `fresh`: `g3` views an array allocated for this call (not the caller's ``grad_out=``).
     """
     y = lay.label_rows(_labels.as_int64(t))
     K = lay.K
@@ -619,7 +623,7 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
             raise bad_label(bad)
     total, bad, counted = kernel(lay.rows(x), y, weight=w, sample_weight=rw, loss=l2, grad=g3,
                                  ignore_index=ignore, scale=_scale(red, denom), n_threads=nt,
-                                 **extra)
+                                 fresh=fresh, **extra)
     if bad >= 0:
         raise bad_label(bad)
     return (denom if denom is not None else counted), total

@@ -148,8 +148,8 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     lay = Layout(a, normalize_axis(axis, a.ndim, "x"))
     result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
-        (_kernels.log_softmax_rows if log_space else _kernels.softmax_rows)(lay.rows(a), o3,
-                                                                            n_threads=nt)
+        (_kernels.log_softmax_rows if log_space else _kernels.softmax_rows)(
+            lay.rows(a), o3, n_threads=nt, fresh=out is None or tmp is not None)
     return finish_out(result, tmp)
 
 
