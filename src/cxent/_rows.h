@@ -128,7 +128,7 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 T *e = et + k * CX_TILE + r0;                                                 \
                 CX_PRAGMA(omp simd)                                                           \
                 for (int j = 0; j < 16; j++) {                                                \
-                    T v = cx_expm_##SUF(c[j], s[j]);                                          \
+                    T v = cx_expm_tile_##SUF(c[j], s[j]);                                     \
                     int top = c[j] == s[j];                                                   \
                     e[j] = v;                                                                 \
                     /* v zeroed by a mask before the conversion (a select would be turned into \
