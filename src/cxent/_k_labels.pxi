@@ -103,6 +103,32 @@ cdef inline void _zero_row(floating* g, Py_ssize_t sg, Py_ssize_t K) noexcept no
             g[k * sg] = 0
 
 
+cdef inline Py_ssize_t _label_states(const int64_t* ys, Py_ssize_t* lab, const double* rw,
+                                     double* sc, Py_ssize_t n, Py_ssize_t K, int64_t ignore,
+                                     double scale, Py_ssize_t r0, bint weighted,
+                                     Py_ssize_t* counted, int64_t* bad) noexcept nogil:
+    # _label_group's rows by _label_state: lab[r] from the labels' offsets to the class index
+    # (-1 for a row not computed), sc[r] the scale times the sample weight rw[r] (1 unless
+    # weighted); adds the rows counted to *counted, sets *bad to the first invalid row (flat,
+    # from r0) if it is still -1; returns the number of rows computed
+    cdef Py_ssize_t computed = 0, cnt = 0, r
+    cdef int64_t yv
+    cdef double w
+    cdef int state
+    for r in range(n):
+        yv = ys[lab[r]]
+        w = rw[r] if weighted else 1.0
+        state = _label_state(yv, K, ignore, w)
+        if state == -2 and bad[0] < 0:
+            bad[0] = r0 + r
+        cnt += state >= 0
+        computed += state == 1
+        lab[r] = <Py_ssize_t> yv if state == 1 else -1
+        sc[r] = scale * w
+    counted[0] += cnt
+    return computed
+
+
 cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
                               BlockOut* out) noexcept nogil:
     # The t.n rows from position p (flat row r0) of a group (a tile, or a group of rows): their
@@ -116,10 +142,9 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
     cdef double* rw = t.rw
     cdef double* sc = t.sc
     cdef Py_ssize_t* lab = t.lab
-    cdef int64_t ignore = a.ignore, yv, bad = -1
+    cdef int64_t ignore = a.ignore, bad = -1
     cdef double scale = a.scale
-    cdef Py_ssize_t K = a.K, n = t.n, counted = 0, computed = 0, r
-    cdef int state
+    cdef Py_ssize_t K = a.K, n = t.n, counted = 0, computed, r
     t.xrun = _offsets(a.sx.a, a.sx.b, p, n, t.ox) and a.sx.b == K
     t.grun = _offsets(a.sg.a, a.sg.b, p, n, t.og) and a.sg.b == K
     if a.loss != NULL:  # (offsets into arrays that are absent are not read)
@@ -134,15 +159,10 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
         for r in range(n):
             rw[r] = 1.0
     _offsets(a.sy.a, a.sy.b, p, n, lab)
-    for r in range(n):
-        yv = ys[lab[r]]
-        state = _label_state(yv, K, ignore, rw[r])
-        if state == -2 and bad < 0:
-            bad = r0 + r
-        counted += state >= 0
-        computed += state == 1
-        lab[r] = <Py_ssize_t> yv if state == 1 else -1
-        sc[r] = scale * rw[r]
+    if rws != NULL:
+        computed = _label_states(ys, lab, rw, sc, n, K, ignore, scale, r0, True, &counted, &bad)
+    else:  # (the same rule, the weight 1 a constant: fewer instructions per row)
+        computed = _label_states(ys, lab, rw, sc, n, K, ignore, scale, r0, False, &counted, &bad)
     t.skipped = n - computed
     out.counted += counted
     if bad >= 0 and out.first_bad < 0:
