@@ -224,7 +224,12 @@ CX_INLINE void cx_label_lanes(const double *xy, const double *ey, const double *
             ptrdiff_t y = lab[r] >= 0 ? lab[r] : 0;                                           \
             xy[r] = (double)xt[y * CX_TILE + r] - (double)sh[r];                              \
             ey[r] = (double)et[y * CX_TILE + r];                                              \
-            wy[r] = (double)w[y * sw];                                                        \
+        }                                                                                     \
+        if (sw == 0) { /* no class weights (or one for all): no gather by index */            \
+            for (ptrdiff_t r = 0; r < n; r++) wy[r] = (double)w[0];                           \
+        } else {                                                                              \
+            for (ptrdiff_t r = 0; r < n; r++)                                                 \
+                wy[r] = (double)w[(lab[r] >= 0 ? lab[r] : 0) * sw];                           \
         }                                                                                     \
         cx_label_lanes(xy, ey, wy, lab, n, rest, tot, logt, dot, eps, wsum, sc, zl, lse, K,   \
                        val, coef, smooth, gy);                                                \
