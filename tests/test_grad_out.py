@@ -103,3 +103,46 @@ def test_errors(fn):
         fn(x, y, return_grad=True, grad_out=ro)
     with pytest.raises(ValueError, match="grad_out is given but return_grad is False"):
         fn(x, y, grad_out=np.zeros((4, 3)))
+
+
+def _spy(monkeypatch, module, name):
+    # records the `fresh` keyword of each call of the kernel `name` (then runs it)
+    seen = []
+    kernel = getattr(module._kernels, name)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["fresh"])
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(module._kernels, name, spy)
+    return seen
+
+
+def test_kernels_told_whether_the_output_is_new(monkeypatch, rng):
+    # `fresh` (a large new output leaves the tiles by ordinary stores, a reused one by
+    # non-temporal stores) is true exactly when the call allocated the array the kernel writes:
+    # not for grad_out= / out=, yes for the temporary that an overlapping out= is written through
+    from cxent import _losses, _softmax
+
+    x = rng.standard_normal((20, 6))
+    y = rng.integers(0, 6, 20)
+    buf = np.empty_like(x)
+    fast = _spy(monkeypatch, _losses, "cross_entropy_c")
+    cxent.cross_entropy(x, y, return_grad=True)
+    cxent.cross_entropy(x, y, return_grad=True, grad_out=buf)
+    assert fast == [True, False]
+    general = _spy(monkeypatch, _losses, "cross_entropy_labels")
+    cxent.cross_entropy(x, y, return_grad=True, label_smoothing=0.1)
+    cxent.cross_entropy(x, y, return_grad=True, label_smoothing=0.1, grad_out=buf)
+    cxent.cross_entropy(x.T, y, axis=0, return_grad=True, grad_out=buf.T)
+    assert general == [True, False, False]
+    nll = _spy(monkeypatch, _losses, "nll_labels")
+    cxent.nll_loss(x, y, return_grad=True)
+    cxent.nll_loss(x, y, return_grad=True, grad_out=buf)
+    assert nll == [True, False]
+    rows = _spy(monkeypatch, _softmax, "softmax_rows")
+    cxent.softmax(x.T, axis=0)
+    cxent.softmax(x, out=buf)
+    xc = x.copy()
+    cxent.softmax(xc[:, ::2], out=xc[:, 1::2])  # overlaps its input: a new temporary
+    assert rows == [True, False, True]
