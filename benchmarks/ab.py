@@ -2,7 +2,7 @@
 
     python benchmarks/ab.py BEFORE_SRC AFTER_SRC [--isa avx2] [--rounds 3] [--op cross_entropy]
                             [--cases 2:float32,10:float64,...] [--elements 4194304]
-                            [--threads 1]
+                            [--threads 1] [--fresh]
 
 Each round runs one child process per tree, alternating (so that the machine's slow spells fall
 on both), with CXENT_ISA set and PYTHONPATH at the tree's ``src``; each child times every case
@@ -12,7 +12,9 @@ that arrays that fit in the caches, e.g. ``--elements 16000``, are timed there).
 element, the minimum over the rounds, and before / after.  ``--op cross_entropy`` times the
 forward and gradient with ``grad_out=``; ``softmax`` / ``log_softmax`` with ``out=``;
 ``logsumexp`` reads the logits and writes one value per row.  The same tree given twice times
-one build.  Make the BEFORE tree with ``git worktree add /tmp/before REV`` and
+one build.  ``--fresh`` times calls that allocate their output (no ``grad_out=`` / ``out=``,
+as most callers do: outputs of more than 32 MiB are then new pages every call).  Make the
+BEFORE tree with ``git worktree add /tmp/before REV`` and
 ``python setup.py build_ext --inplace`` in it."""
 
 import argparse
@@ -26,6 +28,7 @@ import json, sys, time
 import numpy as np
 import cxent
 op, cases, elements, nt = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fresh = sys.argv[5] == "1"
 res = {}
 for case in cases.split(","):
     k, dt = case.split(":")
@@ -35,7 +38,7 @@ for case in cases.split(","):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((n, k)) * 3).astype(dt)
     y = rng.integers(0, k, n)
-    buf = np.empty_like(x)
+    buf = None if fresh else np.empty_like(x)
     if op == "cross_entropy":
         def f():
             cxent.cross_entropy(x, y, return_grad=True, grad_out=buf, n_threads=nt)
@@ -70,19 +73,22 @@ def main(argv=None):
                                       "2:float64,10:float64")
     p.add_argument("--elements", type=int, default=1 << 22)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fresh", action="store_true", help="new outputs (no grad_out= / out=)")
     a = p.parse_args(argv)
     times = {}
     trees = (a.before,) if a.before == a.after else (a.before, a.after)
     for _ in range(a.rounds):
         for tree in trees:
             env = {**os.environ, "CXENT_ISA": a.isa, "PYTHONPATH": os.path.abspath(tree)}
-            args = [sys.executable, "-c", CHILD, a.op, a.cases, str(a.elements), str(a.threads)]
+            args = [sys.executable, "-c", CHILD, a.op, a.cases, str(a.elements), str(a.threads),
+                    "1" if a.fresh else "0"]
             out = subprocess.run(args, env=env, capture_output=True, text=True,
                                  check=True).stdout
             for case, ns in json.loads(out).items():
                 times.setdefault(case, {}).setdefault(tree, []).append(ns)
-    print(f"{a.op}, {a.isa} build, {a.threads} thread(s), {a.elements:,} elements, ns per "
-          f"element (min of {a.rounds} rounds x 9)")
+    print(f"{a.op}, {a.isa} build, {a.threads} thread(s), {a.elements:,} elements, "
+          f"{'new' if a.fresh else 'reused'} outputs, ns per element "
+          f"(min of {a.rounds} rounds x 9)")
     for case, t in times.items():
         b, c = min(t[a.before]), min(t[a.after])
         if len(trees) == 1:

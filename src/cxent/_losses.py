@@ -26,6 +26,7 @@ from ._validate import (
     loss_options,
     normalize_axis,
     prepare_out,
+    written_new,
 )
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
@@ -331,7 +332,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
                                          nt, ax, nll=False, rw=rw, opts=opts, lse=lse2,
-                                         fresh=grad_out is None or tmp is not None)
+                                         fresh=written_new(grad_out, tmp))
     return loss, finish_out(grad, tmp), total, denom, dt, lse
 
 
@@ -424,7 +425,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
                                        (x, t, sample_weight, weight))
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
                                      ax, nll=True, rw=None if sw is None else lay.label_rows(sw),
-                                     fresh=grad_out is None or tmp is not None)
+                                     fresh=written_new(grad_out, tmp))
     return _labels.finish(red, loss, finish_out(grad, tmp), total, denom, dt, return_grad)
 
 

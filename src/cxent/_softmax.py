@@ -22,6 +22,7 @@ from ._validate import (
     normalize_axes,
     normalize_axis,
     prepare_out,
+    written_new,
 )
 
 __all__ = ["log_softmax", "log_softmax_backward", "logsumexp", "softmax", "softmax_backward"]
@@ -149,7 +150,7 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
         (_kernels.log_softmax_rows if log_space else _kernels.softmax_rows)(
-            lay.rows(a), o3, n_threads=nt, fresh=out is None or tmp is not None)
+            lay.rows(a), o3, n_threads=nt, fresh=written_new(out, tmp))
     return finish_out(result, tmp)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "normalize_axes",
     "normalize_axis",
     "prepare_out",
+    "written_new",
 ]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -190,6 +191,12 @@ def prepare_out(lay, out, dtype, inputs, name="out", in_place=True):
             return out, o3, None
     tmp, o3 = lay.new(dtype)
     return out, o3, tmp
+
+
+def written_new(out, tmp):
+    """Whether the array a kernel writes was allocated for this call (the kernels' ``fresh``):
+    there is no caller's `out`, or prepare_out gave a temporary `tmp` for it."""
+    return out is None or tmp is not None
 
 
 def finish_out(result, tmp):
