@@ -12,7 +12,7 @@ import pytest
 import cxent
 
 MODULES = ["cxent", "cxent._softmax", "cxent._losses", "cxent._information", "cxent._metrics",
-           "cxent._scale", "cxent.sklearn", "cxent.dask", "cxent.torch"]
+           "cxent._scale", "cxent._memory", "cxent.sklearn", "cxent.dask", "cxent.torch"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -106,43 +106,62 @@ def test_errors(fn):
 
 
 def _spy(monkeypatch, module, name):
-    # records the `fresh` keyword of each call of the kernel `name` (then runs it)
+    # records the `new_pages` keyword of each call of the kernel `name` (then runs it)
     seen = []
     kernel = getattr(module._kernels, name)
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["fresh"])
+        seen.append(kwargs["new_pages"])
         return kernel(*args, **kwargs)
 
     monkeypatch.setattr(module._kernels, name, spy)
     return seen
 
 
-def test_kernels_told_whether_the_output_is_new(monkeypatch, rng):
-    # `fresh` (a large new output leaves the tiles by ordinary stores, a reused one by
-    # non-temporal stores) is true exactly when the call allocated the array the kernel writes:
-    # not for grad_out= / out=, yes for the temporary that an overlapping out= is written through
-    from cxent import _losses, _softmax
+def test_kernels_told_whether_the_output_has_new_pages(monkeypatch, rng):
+    # `new_pages` (such an output leaves the tiles by ordinary stores, one whose pages were
+    # written before by non-temporal stores) is true exactly when the call allocated the array
+    # the kernel writes on a new block (cxent._memory): not for grad_out= / out=, not for a
+    # block kept from an earlier output, yes for the temporary an overlapping out= is written
+    # through.  Every output of more than 64 bytes takes the large outputs' path here.
+    from cxent import _losses, _memory, _softmax
 
+    monkeypatch.setattr(_memory, "NEW_PAGES_BYTES", 64)
+    _memory.release_memory()
     x = rng.standard_normal((20, 6))
     y = rng.integers(0, 6, 20)
     buf = np.empty_like(x)
     fast = _spy(monkeypatch, _losses, "cross_entropy_c")
+    g = cxent.cross_entropy(x, y, return_grad=True)[1]
+    cxent.cross_entropy(x, y, return_grad=True)  # g still holds the first block
+    del g  # its block is kept, the second one too
     cxent.cross_entropy(x, y, return_grad=True)
     cxent.cross_entropy(x, y, return_grad=True, grad_out=buf)
-    assert fast == [True, False]
+    assert fast == [True, True, False, False]
     general = _spy(monkeypatch, _losses, "cross_entropy_labels")
+    _memory.release_memory()
+    cxent.cross_entropy(x, y, return_grad=True, label_smoothing=0.1)
     cxent.cross_entropy(x, y, return_grad=True, label_smoothing=0.1)
     cxent.cross_entropy(x, y, return_grad=True, label_smoothing=0.1, grad_out=buf)
     cxent.cross_entropy(x.T, y, axis=0, return_grad=True, grad_out=buf.T)
-    assert general == [True, False, False]
+    assert general == [True, False, False, False]
     nll = _spy(monkeypatch, _losses, "nll_labels")
+    _memory.release_memory()
     cxent.nll_loss(x, y, return_grad=True)
     cxent.nll_loss(x, y, return_grad=True, grad_out=buf)
     assert nll == [True, False]
     rows = _spy(monkeypatch, _softmax, "softmax_rows")
+    _memory.release_memory()
     cxent.softmax(x.T, axis=0)
     cxent.softmax(x, out=buf)
     xc = x.copy()
     cxent.softmax(xc[:, ::2], out=xc[:, 1::2])  # overlaps its input: a new temporary
     assert rows == [True, False, True]
+    small = _spy(monkeypatch, _softmax, "softmax_c")
+    _memory.release_memory()
+    cxent.softmax(x)
+    cxent.softmax(x)
+    assert small == [True, False]
+    monkeypatch.setattr(_memory, "NEW_PAGES_BYTES", 1 << 40)  # no output is large
+    cxent.softmax(x)
+    assert small == [True, False, False]

@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 from ._calibration import fit_temperature
 from ._information import cross_entropy_dist, entropy, kl_divergence
 from ._losses import binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from ._memory import release_memory
 from ._metrics import log_loss
 from ._scale import ScoreResult, linear_cross_entropy, score
 from ._softmax import log_softmax, log_softmax_backward, logsumexp, softmax, softmax_backward
@@ -30,6 +31,7 @@ __all__ = [
     "log_softmax_backward",
     "logsumexp",
     "nll_loss",
+    "release_memory",
     "score",
     "show_config",
     "softmax",
@@ -59,20 +61,22 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
         overrides the automatic choice) and the builds this CPU could use; ``openmp``:
         ``built_with``, ``version`` (the ``_OPENMP`` date), ``max_threads`` (the default thread
         count of the calling thread) and ``runtime`` (the path of the OpenMP library the kernels
-        are bound to, e.g. the copy bundled in the wheel); ``numpy``.
+        are bound to, e.g. the copy bundled in the wheel); ``memory``: ``kept`` (bytes kept
+        for the next large outputs, `release_memory`) and ``limit`` (the most it keeps);
+        ``numpy``.
 
     Examples
     --------
     >>> import cxent
     >>> cfg = cxent.show_config("dicts")
     >>> sorted(cfg)
-    ['isa', 'numpy', 'openmp', 'version']
+    ['isa', 'memory', 'numpy', 'openmp', 'version']
     >>> cfg["isa"]["selected"] in cfg["isa"]["available"]
     True
     """
     import numpy as np
 
-    from . import _isa
+    from . import _isa, _memory
 
     built, date, nmax, runtime = _isa.kernels.openmp_info()
     cfg = {
@@ -80,6 +84,7 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
         "isa": {"selected": _isa.name, "available": _isa.available()},
         "openmp": {"built_with": built, "version": date, "max_threads": nmax,
                    "runtime": runtime},
+        "memory": {"kept": _memory.kept_bytes(), "limit": _memory.keep_bytes},
         "numpy": np.__version__,
     }
     if mode == "dicts":
@@ -92,4 +97,6 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
           f"{', '.join(cfg['isa']['available'])})")
     print(f"  OpenMP: {'yes' if built else 'no (serial build)'}"
           + (f", _OPENMP={date}, max threads {nmax}, runtime {omp['runtime']}" if built else ""))
+    mem = cfg["memory"]
+    print(f"  memory kept for large outputs: {mem['kept']} bytes (at most {mem['limit']})")
     return None

@@ -469,7 +469,7 @@ cdef void _log_loss_d(const void* a, Py_ssize_t r0, Py_ssize_t r1, BlockOut* o) 
 
 cdef _labels(const floating[:, :, :] x, const int64_t[:, :] y, const floating[:] weight,
              const double[:, :] sample_weight, floating[:, :] loss, floating[:, :, :] grad,
-             LabelArgs* a, BlockFn fn, int n_threads, bint fresh=False):
+             LabelArgs* a, BlockFn fn, int n_threads, bint new_pages=False):
     cdef BlockOut res
     cdef Py_ssize_t M = x.shape[0] * x.shape[1]
     if M == 0:
@@ -484,7 +484,7 @@ cdef _labels(const floating[:, :, :] x, const int64_t[:, :] y, const floating[:]
         a.loss, a.sl = &loss[0, 0], _s2(loss.strides, sizeof(floating))
     if grad is not None:
         a.grad, a.sg = &grad[0, 0, 0], _s3(grad.strides, sizeof(floating))
-        a.stream = _stream_out(M * a.K, sizeof(floating), fresh)
+        a.stream = _stream_out(M * a.K, sizeof(floating), new_pages)
     _run(fn, a, M, a.K, n_threads, &res)
     return res.total, res.first_bad, res.counted
 
@@ -499,15 +499,15 @@ def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B
                          floating[:, :] lse,                    # OUT (A, B)
                          int64_t ignore_index, double label_smoothing, double weight_sum,
                          double scale, double z_loss, double softcap, double focal_gamma,
-                         int n_threads, bint fresh):
+                         int n_threads, bint new_pages):
     """Cross-entropy with class indices, PyTorch's definition (class weights, ignore_index,
     label smoothing), times the sample weights, and its gradient times ``scale`` in the same
     pass.  ``weight_sum`` is the sum of the class weights (K without).  Options: ``z_loss``
     (``z_loss * lse**2`` per counted position), ``softcap`` (logits ``softcap * tanh(x /
     softcap)`` first; 0: none), ``focal_gamma`` (the softmax focal loss), ``lse`` (every
     position's log-normaliser).  Returns ``(sum of the losses in float64, first invalid flat
-    position or -1, number of positions counted)``.  ``fresh``: ``grad`` was allocated for this
-    call (_stream_out)."""
+    position or -1, number of positions counted)``.  ``new_pages``: no store has touched
+    ``grad``'s pages yet (cxent._memory.new_pages; _stream_out)."""
     cdef LabelArgs a
     memset(&a, 0, sizeof(a))
     a.ignore, a.eps, a.wsum, a.scale = ignore_index, label_smoothing, weight_sum, scale
@@ -515,7 +515,8 @@ def cross_entropy_labels(const floating[:, :, :] x,                  # IN  (A, B
     if lse is not None:
         a.lse, a.slse = &lse[0, 0], _s2(lse.strides, sizeof(floating))
     return _labels(x, y, weight, sample_weight, loss, grad, &a,
-                   _cross_entropy_f if floating is float else _cross_entropy_d, n_threads, fresh)
+                   _cross_entropy_f if floating is float else _cross_entropy_d, n_threads,
+                   new_pages)
 
 
 def nll_labels(const floating[:, :, :] x,               # IN  (A, B, K) log-probabilities
@@ -525,14 +526,14 @@ def nll_labels(const floating[:, :, :] x,               # IN  (A, B, K) log-prob
                const double[:, :] sample_weight,   # IN  (A, B)
                floating[:, :] loss,                # OUT (A, B) losses
                floating[:, :, :] grad,             # OUT (A, B, K) gradient
-               int64_t ignore_index, double scale, int n_threads, bint fresh):
+               int64_t ignore_index, double scale, int n_threads, bint new_pages):
     """Negative log-likelihood ``-w_y x_y`` times the sample weights, and its gradient times
-    ``scale``.  Returns (and ``fresh``) as cross_entropy_labels."""
+    ``scale``.  Returns (and ``new_pages``) as cross_entropy_labels."""
     cdef LabelArgs a
     memset(&a, 0, sizeof(a))
     a.ignore, a.scale = ignore_index, scale
     return _labels(x, y, weight, sample_weight, loss, grad, &a,
-                   _nll_f if floating is float else _nll_d, n_threads, fresh)
+                   _nll_f if floating is float else _nll_d, n_threads, new_pages)
 
 
 def log_loss_labels(const floating[:, :, :] p,  # IN  (A, B, K) probabilities
@@ -552,11 +553,11 @@ def log_loss_labels(const floating[:, :, :] p,  # IN  (A, B, K) probabilities
 
 
 def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int n_threads,
-                    bint fresh=False):
+                    bint new_pages=False):
     """cross_entropy_labels for C-contiguous (N, K) float32/float64 logits ``x`` and (N,) int64
     class indices ``y``, without weights or smoothing, ignore_index -100; ``loss`` (N,) and
-    ``grad`` (N, K) are C-contiguous arrays of x's dtype, or None; ``fresh``: ``grad`` was
-    allocated for this call (_stream_out; else it is the caller's ``grad_out=``).  With ``mean`` the
+    ``grad`` (N, K) are C-contiguous arrays of x's dtype, or None; ``new_pages`` as for
+    cross_entropy_labels.  With ``mean`` the
     gradient is scaled by one over the number of positions counted (found by one pass over the
     labels first, by _label_state's rule)."""
     cdef _CBuffers bufs = _CBuffers()
@@ -571,7 +572,7 @@ def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int 
         a.loss = bufs.get(loss, True, size, M)
     if grad is not None:
         a.grad = bufs.get(grad, True, size, M * K)
-        a.stream = _stream_out(M * K, size, fresh)
+        a.stream = _stream_out(M * K, size, new_pages)
     a.sx, a.sg, a.sy, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), _c2(), M, K
     a.ignore, a.wsum, a.scale = -100, K, 1.0
     if mean and grad is not None:

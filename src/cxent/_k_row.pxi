@@ -237,15 +237,6 @@ cdef enum:
     # cross-entropy + gradient at K = 16-40): outputs of 8 and 16 MiB 6-20 % faster, of 1-4 MiB
     # (still in this machine's caches) 4-14 % slower
     _STREAM_BYTES = 1 << 23
-    # ... except outputs of more than this many bytes allocated for the call (`fresh`): glibc's
-    # malloc maps each of them anew (a block of more than 32 MiB with its header, rounded to
-    # pages; its mmap threshold grows to 32 MiB at most, so in a loop smaller outputs are
-    # reused from the heap), and the kernel zero-fills each page at its first store.
-    # Ordinary stores then write lines the zeroing left in the caches; non-temporal ones send
-    # both to memory.  Measured (AVX2 build, one thread, 4M-element float64 / 8M float32
-    # outputs): cross-entropy + gradient at K = 16-40 5-13 % faster by ordinary stores into
-    # fresh outputs, 5-20 % slower into reused ones (`grad_out=`); softmax 1-11 % faster fresh
-    _FRESH_PAGES_BYTES = (1 << 25) - (1 << 12)
 
 # The largest K that takes the tile path; 0 sends every row down the row path (for tests).
 cdef Py_ssize_t _small_k = _SMALL_K
@@ -362,11 +353,15 @@ cdef inline bint _groups(Py_ssize_t K, Py_ssize_t sk, Tile* t, Py_ssize_t itemsi
     return _small_k < K <= kmax and sk == 1 and _tile_alloc(t, 0, itemsize)
 
 
-cdef inline bint _stream_out(Py_ssize_t elements, Py_ssize_t itemsize, bint fresh) noexcept nogil:
-    # whether an output of this size leaves the tiles by non-temporal stores; fresh: it was
-    # allocated for this call (and may be new pages, _FRESH_PAGES_BYTES)
-    cdef Py_ssize_t nbytes = elements * itemsize
-    return nbytes >= _stream_bytes and not (fresh and nbytes > _FRESH_PAGES_BYTES)
+cdef inline bint _stream_out(Py_ssize_t elements, Py_ssize_t itemsize,
+                             bint new_pages) noexcept nogil:
+    # whether an output of this size leaves the tiles by non-temporal stores ... unless no
+    # store has touched its pages yet (cxent._memory.new_pages): the kernel zero-fills each new
+    # page at its first store, ordinary stores then write lines the zeroing left in the caches,
+    # and non-temporal ones send both to memory.  Measured (AVX2 build, one thread, 4M-element
+    # float64 / 8M float32 outputs): cross-entropy + gradient at K = 16-40 5-13 % faster by
+    # ordinary stores into new pages, 5-20 % slower into written ones; softmax 1-11 % faster
+    return elements * itemsize >= _stream_bytes and not new_pages
 
 
 cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,

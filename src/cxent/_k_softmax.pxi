@@ -345,28 +345,28 @@ cdef int _rows_run(RowsArgs* a, BlockFn fn, Py_ssize_t A, int n_threads) except 
 
 def softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
                  floating[:, :, :] out,      # OUT (A, B, K)
-                 *, int n_threads, bint fresh):
-    """``out[a, b, :] = softmax(x[a, b, :])``; ``fresh``: ``out`` was allocated for this call
-    (_stream_out)."""
+                 *, int n_threads, bint new_pages):
+    """``out[a, b, :] = softmax(x[a, b, :])``; ``new_pages``: no store has touched ``out``'s
+    pages yet (cxent._memory.new_pages; _stream_out)."""
     cdef RowsArgs a
     if x.shape[0] * x.shape[1] == 0:
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
-    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), fresh)
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), new_pages)
     _rows_run(&a, _softmax_f if floating is float else _softmax_d, x.shape[0], n_threads)
 
 
 def log_softmax_rows(const floating[:, :, :] x,  # IN  (A, B, K) logits
                      floating[:, :, :] out,      # OUT (A, B, K)
-                     *, int n_threads, bint fresh):
-    """``out[a, b, :] = log_softmax(x[a, b, :])``; ``fresh`` as for softmax_rows."""
+                     *, int n_threads, bint new_pages):
+    """``out[a, b, :] = log_softmax(x[a, b, :])``; ``new_pages`` as for softmax_rows."""
     cdef RowsArgs a
     if x.shape[0] * x.shape[1] == 0:
         return
     a.x, a.sx, a.B, a.K = &x[0, 0, 0], _s3(x.strides, sizeof(floating)), x.shape[1], x.shape[2]
     a.out, a.so = &out[0, 0, 0], _s3(out.strides, sizeof(floating))
-    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), fresh)
+    a.stream = _stream_out(out.shape[0] * out.shape[1] * out.shape[2], sizeof(floating), new_pages)
     _rows_run(&a, _log_softmax_f if floating is float else _log_softmax_d, x.shape[0],
               n_threads)
 
@@ -437,7 +437,7 @@ def log_softmax_backward_rows(const floating[:, :, :] y,            # IN  (A, B,
 # along the last axis of length K; `out` a new C-contiguous array of x's dtype.
 
 cdef _rows_c(object x, object out, Py_ssize_t K, bint per_row, BlockFn ff, BlockFn fd,
-             int n_threads):
+             int n_threads, bint new_pages=False):
     cdef _CBuffers bufs = _CBuffers()
     cdef RowsArgs a
     cdef Py_ssize_t size = x.dtype.itemsize
@@ -448,19 +448,19 @@ cdef _rows_c(object x, object out, Py_ssize_t K, bint per_row, BlockFn ff, Block
         a.lse = bufs.get(out, True, size, M)
     else:
         a.out = bufs.get(out, True, size, M * K)
-        a.stream = _stream_out(M * K, size, True)  # (a new array)
+        a.stream = _stream_out(M * K, size, new_pages)
     a.sx, a.so, a.sl, a.B, a.K = _c3(K), _c3(K), _c2(), M, K
     _rows_run(&a, ff if size == 4 else fd, 1, n_threads)
 
 
-def softmax_c(x, out, *, Py_ssize_t K, int n_threads):
+def softmax_c(x, out, *, Py_ssize_t K, int n_threads, bint new_pages=False):
     """softmax_rows for a C-contiguous array along its last axis (length K)."""
-    _rows_c(x, out, K, False, _softmax_f, _softmax_d, n_threads)
+    _rows_c(x, out, K, False, _softmax_f, _softmax_d, n_threads, new_pages)
 
 
-def log_softmax_c(x, out, *, Py_ssize_t K, int n_threads):
+def log_softmax_c(x, out, *, Py_ssize_t K, int n_threads, bint new_pages=False):
     """log_softmax_rows for a C-contiguous array along its last axis (length K)."""
-    _rows_c(x, out, K, False, _log_softmax_f, _log_softmax_d, n_threads)
+    _rows_c(x, out, K, False, _log_softmax_f, _log_softmax_d, n_threads, new_pages)
 
 
 def logsumexp_c(x, out, *, Py_ssize_t K, int n_threads):

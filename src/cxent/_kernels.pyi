@@ -18,14 +18,14 @@ def softmax_rows(
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
     *,
     n_threads: int,
-    fresh: bool,  # out was allocated for this call
+    new_pages: bool,  # no store has touched out's pages yet (cxent._memory.new_pages)
 ) -> None: ...
 def log_softmax_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
     out: np.ndarray,  # floating[:, :, :]  (A, B, K)
     *,
     n_threads: int,
-    fresh: bool,
+    new_pages: bool,
 ) -> None: ...
 def logsumexp_rows(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -55,6 +55,7 @@ def softmax_c(
     *,
     K: int,
     n_threads: int,
+    new_pages: bool = False,  # as for softmax_rows
 ) -> None: ...
 def log_softmax_c(
     x: np.ndarray,  # as softmax_c
@@ -62,6 +63,7 @@ def log_softmax_c(
     *,
     K: int,
     n_threads: int,
+    new_pages: bool = False,
 ) -> None: ...
 def logsumexp_c(
     x: np.ndarray,  # as softmax_c
@@ -89,7 +91,7 @@ def cross_entropy_labels(
     softcap: float,  # 0: none
     focal_gamma: float,
     n_threads: int,
-    fresh: bool,  # grad was allocated for this call
+    new_pages: bool,  # no store has touched grad's pages yet (cxent._memory.new_pages)
 ) -> tuple[float, int, int]: ...
 def nll_labels(
     x: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -102,7 +104,7 @@ def nll_labels(
     ignore_index: int,
     scale: float,
     n_threads: int,
-    fresh: bool,
+    new_pages: bool,
 ) -> tuple[float, int, int]: ...
 def log_loss_labels(
     p: np.ndarray,  # const floating[:, :, :]  (A, B, K)
@@ -123,7 +125,7 @@ def cross_entropy_c(
     K: int,
     mean: bool,
     n_threads: int,
-    fresh: bool = False,  # grad was allocated for this call (else it is grad_out=)
+    new_pages: bool = False,  # as for cross_entropy_labels
 ) -> tuple[float, int, int]: ...
 def label_stats(
     y: np.ndarray,  # const int64_t[:, :]  (A, B)

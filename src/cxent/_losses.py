@@ -6,7 +6,7 @@ from typing import Literal, overload
 
 import numpy as np
 
-from . import _labels
+from . import _labels, _memory
 from ._isa import kernels as _kernels
 from ._typing import ArrayLike, FloatArray, FloatScalar, Scalarish
 from ._validate import (
@@ -24,9 +24,9 @@ from ._validate import (
     fast_threads,
     finish_out,
     loss_options,
+    new_pages,
     normalize_axis,
     prepare_out,
-    written_new,
 )
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
@@ -332,7 +332,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, red, label_smooth
     else:
         denom, total = _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, return_grad,
                                          nt, ax, nll=False, rw=rw, opts=opts, lse=lse2,
-                                         fresh=written_new(grad_out, tmp))
+                                         new_pages=new_pages(grad_out, grad, tmp))
     return loss, finish_out(grad, tmp), total, denom, dt, lse
 
 
@@ -425,7 +425,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: int = -1,
                                        (x, t, sample_weight, weight))
     denom, total = _class_index_loss(x, t, lay, w, ignore, 0.0, red, l2, g3, return_grad, nt,
                                      ax, nll=True, rw=None if sw is None else lay.label_rows(sw),
-                                     fresh=written_new(grad_out, tmp))
+                                     new_pages=new_pages(grad_out, grad, tmp))
     return _labels.finish(red, loss, finish_out(grad, tmp), total, denom, dt, return_grad)
 
 
@@ -581,10 +581,10 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt, grad_out=None
         return None
     dt = x.dtype.type
     loss = np.empty(N, dt) if reduction == "none" else None
-    grad = (np.empty((N, K), dt) if grad_out is None else grad_out) if return_grad else None
+    grad = (_memory.empty_like(x) if grad_out is None else grad_out) if return_grad else None
     total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
                                                    mean=reduction == "mean", n_threads=nt,
-                                                   fresh=grad_out is None)
+                                                   new_pages=new_pages(grad_out, grad, None))
     if bad >= 0:
         raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
     return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)
@@ -595,7 +595,7 @@ def _scale(red, denom):
 
 
 def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax, nll, rw=None,
-                      opts=None, lse=None, fresh=False):
+                      opts=None, lse=None, new_pages=False):
     """Run the fused kernel on class indices; returns (denominator of "mean", sum of losses).
 
     The denominator of "mean" is the summed (class times sample) weights of the targets not
@@ -603,7 +603,7 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
     "mean" is scaled by its inverse) or cannot count it (weights), one cheap pass over the labels
     gives it and checks them first; otherwise the fused pass checks and counts the labels itself.
     The kernel runs once either way.  `rw`: the (A, B) view of the sample weights, or None;
-    `fresh`: `g3` views an array allocated for this call (not the caller's ``grad_out=``).
+    `new_pages`: no store has touched `g3`'s pages yet (_validate.new_pages).
     """
     y = lay.label_rows(_labels.as_int64(t))
     K = lay.K
@@ -624,7 +624,7 @@ def _class_index_loss(x, t, lay, w, ignore, eps, red, l2, g3, want_grad, nt, ax,
             raise bad_label(bad)
     total, bad, counted = kernel(lay.rows(x), y, weight=w, sample_weight=rw, loss=l2, grad=g3,
                                  ignore_index=ignore, scale=_scale(red, denom), n_threads=nt,
-                                 fresh=fresh, **extra)
+                                 new_pages=new_pages, **extra)
     if bad >= 0:
         raise bad_label(bad)
     return (denom if denom is not None else counted), total

@@ -426,7 +426,7 @@ def _linear_chunks(h, w, b, y, red, eps, ignore, denom, want_grad, chunk_size, n
             loss=None if losses is None else losses[start:stop].reshape(1, n),
             grad=grad_buf[:n].reshape(1, n, V) if want_grad else None,
             lse=None if lse is None else lse[start:stop].reshape(1, n), ignore_index=ignore,
-            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt, fresh=False,
+            label_smoothing=eps, weight_sum=float(V), scale=scale, n_threads=nt, new_pages=False,
             **(opts or NO_LOSS_OPTIONS))
         total += s
         if want_grad:

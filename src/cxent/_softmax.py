@@ -6,6 +6,7 @@ from typing import Literal, overload
 
 import numpy as np
 
+from . import _memory
 from ._isa import kernels as _kernels
 from ._typing import ArrayLike, FloatArray, Scalarish
 from ._validate import (
@@ -19,10 +20,10 @@ from ._validate import (
     fast_threads,
     finish_out,
     merge_axes,
+    new_pages,
     normalize_axes,
     normalize_axis,
     prepare_out,
-    written_new,
 )
 
 __all__ = ["log_softmax", "log_softmax_backward", "logsumexp", "softmax", "softmax_backward"]
@@ -133,9 +134,9 @@ def _fast_rows(x, axis, n_threads):
 def _softmax_impl(x, axis, out, n_threads, log_space):
     nt = _fast_rows(x, axis, n_threads) if out is None else -1
     if nt >= 0:
-        res = np.empty(x.shape, x.dtype)
-        (_kernels.log_softmax_c if log_space else _kernels.softmax_c)(x, res, K=x.shape[-1],
-                                                                      n_threads=nt)
+        res = _memory.empty_like(x)
+        (_kernels.log_softmax_c if log_space else _kernels.softmax_c)(
+            x, res, K=x.shape[-1], n_threads=nt, new_pages=_memory.new_pages(res))
         return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
@@ -150,7 +151,7 @@ def _softmax_impl(x, axis, out, n_threads, log_space):
     result, o3, tmp = prepare_out(lay, out, a.dtype, (a,))
     if lay.M and lay.K:
         (_kernels.log_softmax_rows if log_space else _kernels.softmax_rows)(
-            lay.rows(a), o3, n_threads=nt, fresh=written_new(out, tmp))
+            lay.rows(a), o3, n_threads=nt, new_pages=new_pages(out, result, tmp))
     return finish_out(result, tmp)
 
 

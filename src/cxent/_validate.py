@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from . import _memory
+
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
@@ -36,10 +38,10 @@ __all__ = [
     "finish_out",
     "loss_options",
     "merge_axes",
+    "new_pages",
     "normalize_axes",
     "normalize_axis",
     "prepare_out",
-    "written_new",
 ]
 
 NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -193,10 +195,13 @@ def prepare_out(lay, out, dtype, inputs, name="out", in_place=True):
     return out, o3, tmp
 
 
-def written_new(out, tmp):
-    """Whether the array a kernel writes was allocated for this call (the kernels' ``fresh``):
-    there is no caller's `out`, or prepare_out gave a temporary `tmp` for it."""
-    return out is None or tmp is not None
+def new_pages(out, result, tmp):
+    """The kernels' ``new_pages``: whether the array they write (`tmp` where prepare_out gave
+    one, else `result`) was allocated for this call on pages no store has touched yet
+    (cxent._memory); never the caller's `out`."""
+    if tmp is not None:
+        return _memory.new_pages(tmp)
+    return out is None and result is not None and _memory.new_pages(result)
 
 
 def finish_out(result, tmp):
@@ -292,20 +297,20 @@ class Layout:
     def new(self, dtype):
         """A new full-shape array in the input's memory order: (array, its (A, B, K) view)."""
         if self.natural:
-            arr = np.empty(self.shape, dtype)
+            arr = _memory.empty(self.shape, dtype)
             return arr, arr.reshape(self.A, self.B, self.K)
         full = self.memorder
-        arr = np.empty([self.shape[i] for i in full], dtype).transpose(_inverse(full))
+        arr = _memory.empty([self.shape[i] for i in full], dtype).transpose(_inverse(full))
         v = self.rows(arr)
         if np.may_share_memory(v, arr):
             return arr, v
         # the class axis sits between axes that only merge in the input: rows first, then classes
-        buf = np.empty(self.tshape + (self.K,), dtype)
+        buf = _memory.empty(self.tshape + (self.K,), dtype)
         return buf.transpose(self.inv), buf.reshape(self.A, self.B, self.K)
 
     def new_reduced(self, dtype):
         """A new reduced-shape array: (array, its (A, B) view)."""
-        buf = np.empty(self.tshape, dtype)
+        buf = _memory.empty(self.tshape, dtype)
         if self.natural:
             return buf, buf.reshape(self.A, self.B)
         return buf.transpose(self.linv), buf.reshape(self.A, self.B)
