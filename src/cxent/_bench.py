@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import _losses, _scale, _softmax, show_config
+from . import _losses, _memory, _scale, _softmax, show_config
 from ._version import __version__
 
 # cross-entropy forward + gradient, integer labels, mean reduction; (N, K, dtype)
@@ -31,12 +31,15 @@ Z_LOSS, SOFTCAP = 1e-4, 30.0
 ROW_OPS = OPS[:-2]
 
 
-def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0):
-    """Median wall time of fn() in seconds, over at least `min_repeat` calls (after a warm-up)."""
+def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0, setup=None):
+    """Median wall time of fn() in seconds, over at least `min_repeat` calls (after a warm-up);
+    `setup()`, untimed, before each."""
     fn()
     times = []
     start = time.perf_counter()
     while len(times) < max_repeat:
+        if setup is not None:
+            setup()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -244,6 +247,14 @@ def grad_out_time(x, y, n_threads, budget):
                        min_repeat=3, budget=budget)
 
 
+def new_pages_time(x, y, n_threads, budget):
+    """Median time of cxent's cross-entropy with the gradient on new pages: the first call of
+    its size, or every call when nothing is kept (cxent.release_memory before each)."""
+    return median_time(lambda: _losses.cross_entropy(x, y, return_grad=True,
+                                                      n_threads=n_threads),
+                       min_repeat=3, budget=budget, setup=_memory.release_memory)
+
+
 def bandwidth_gbs(nbytes=256 << 20):
     """Read+write bandwidth of one core: GB moved per second by a large copy."""
     a = np.ones(nbytes // 8)
@@ -346,6 +357,10 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                     row["grad_out_seconds"] = t_buf
                     line += (f" | grad_out= {_fmt_time(t_buf).strip()} "
                              f"({100 * moved / t_buf / 1e9 / bw:.0f} % of copy)")
+                    if x.nbytes > _memory.NEW_PAGES_BYTES:  # else malloc reuses it anyway
+                        t_new = new_pages_time(x, y, nt, budget)
+                        row["new_pages_seconds"] = t_new
+                        line += f" | new pages {_fmt_time(t_new).strip()}"
                 for name, t in others.items():
                     line += f" | {name} x{t / base:.2f}"
                 if best:
@@ -384,8 +399,8 @@ SWEEP_PEERS = ("torch", "sklearn", "numpy")
 def run_k_sweep(quick, threads, out=print):
     """Cross-entropy forward + gradient at a fixed number of elements (4M; N = 4M / K) for K from
     2 to 32,768 (quick: 128K elements, five K), both dtypes: cxent's ns per element (new
-    gradient and grad_out=) and the ratios against PyTorch, scikit-learn and NumPy in the same
-    run."""
+    gradient, grad_out=, and new pages where the gradient is large enough to be kept, see
+    new_pages_time) and the ratios against PyTorch, scikit-learn and NumPy in the same run."""
     budget = 0.05 if quick else 0.5
     elements = SWEEP_ELEMENTS // 32 if quick else SWEEP_ELEMENTS
     ks = SWEEP_K_QUICK if quick else SWEEP_K
@@ -398,16 +413,20 @@ def run_k_sweep(quick, threads, out=print):
             out(f"\n== K sweep: cross-entropy forward + gradient, {elements:,} {name} "
                 f"elements (N = elements / K), n_threads={nt}; ns per element, ratio = peer "
                 f"time / cxent time")
-            out(f"  {'K':>6s} {'cxent':>7s} {'grad_out':>8s} "
+            out(f"  {'K':>6s} {'cxent':>7s} {'grad_out':>8s} {'new pgs':>8s} "
                 + " ".join(f"{p:>8s}" for p in peers if p != "cxent"))
             for k in ks:
                 x, y = make_case(elements // k, k, dt)
                 res = {p: median_time(lambda f=ops["cross_entropy+grad"], x=x, y=y: f(x, y),
                                       min_repeat=3, budget=budget) for p, ops in peers.items()}
                 res["cxent grad_out"] = grad_out_time(x, y, nt, budget)
+                new = "-"
+                if x.nbytes > _memory.NEW_PAGES_BYTES:
+                    res["cxent new pages"] = new_pages_time(x, y, nt, budget)
+                    new = f"{res['cxent new pages'] / x.size * 1e9:.2f}"
                 base = res["cxent"]
                 out(f"  {k:6d} {base / x.size * 1e9:7.2f} "
-                    f"{res['cxent grad_out'] / x.size * 1e9:8.2f} "
+                    f"{res['cxent grad_out'] / x.size * 1e9:8.2f} {new:>8s} "
                     + " ".join(f"{'x' + format(res[p] / base, '.2f'):>8s}" for p in peers
                                if p != "cxent"))
                 rows.append({"k": k, "n": x.shape[0], "dtype": name, "threads": nt,
