@@ -581,10 +581,11 @@ def _fast_class_index_loss(x, y, axis, reduction, return_grad, nt, grad_out=None
         return None
     dt = x.dtype.type
     loss = np.empty(N, dt) if reduction == "none" else None
-    grad = (_memory.empty_like(x) if grad_out is None else grad_out) if return_grad else None
+    grad, new = ((_memory.empty_like(x) if grad_out is None else (grad_out, False))
+                 if return_grad else (None, False))
     total, bad, counted = _kernels.cross_entropy_c(x, y, loss=loss, grad=grad, K=K,
                                                    mean=reduction == "mean", n_threads=nt,
-                                                   new_pages=new_pages(grad_out, grad, None))
+                                                   new_pages=new)
     if bad >= 0:
         raise _labels.error(int(y[bad]), (int(bad),), K, -100, of="logits", ax=1)
     return _labels.finish(reduction, loss, grad, total, counted, dt, return_grad)

@@ -84,10 +84,12 @@ def empty(shape, dtype):
 
 
 def empty_like(x):
-    """``empty(x.shape, x.dtype)`` for an ndarray `x` (the small calls' fast paths)."""
+    """``(empty(x.shape, x.dtype), its new_pages)`` for an ndarray `x`, in one call (the small
+    calls' fast paths)."""
     if x.nbytes <= NEW_PAGES_BYTES:
-        return np.empty(x.shape, x.dtype)
-    return _leased(x.nbytes, x.shape, x.dtype)
+        return np.empty(x.shape, x.dtype), False
+    arr = _leased(x.nbytes, x.shape, x.dtype)
+    return arr, arr.base.new
 
 
 def _leased(nbytes, shape, dtype):

@@ -134,9 +134,9 @@ def _fast_rows(x, axis, n_threads):
 def _softmax_impl(x, axis, out, n_threads, log_space):
     nt = _fast_rows(x, axis, n_threads) if out is None else -1
     if nt >= 0:
-        res = _memory.empty_like(x)
+        res, new = _memory.empty_like(x)
         (_kernels.log_softmax_c if log_space else _kernels.softmax_c)(
-            x, res, K=x.shape[-1], n_threads=nt, new_pages=_memory.new_pages(res))
+            x, res, K=x.shape[-1], n_threads=nt, new_pages=new)
         return res
     a = as_real_array(x, "x")
     nt = check_n_threads(n_threads)
