@@ -28,7 +28,8 @@ NEW_PAGES_BYTES = (1 << 25) - (1 << 12)
 KEEP_BLOCKS = 4
 keep_bytes = int(os.environ.get("CXENT_KEEP_BYTES", 1 << 30))
 
-_free = collections.deque()  # blocks (uint8 arrays) no output uses, most recently freed last
+# blocks (uint8 arrays) no output uses, most recently freed last
+_free: collections.deque[np.ndarray] = collections.deque()
 
 
 class _Lease:
