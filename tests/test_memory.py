@@ -96,11 +96,23 @@ def test_what_is_kept_is_bounded_and_released(small_blocks, monkeypatch, rng):
     a, b = cxent.softmax(np.zeros((20, 8))), cxent.softmax(np.zeros((10, 8)))  # 1280, 640 bytes
     del a, b
     assert [blk.nbytes for blk in _memory._free] == [640]
+    a = cxent.softmax(np.zeros((20, 8)))
+    del a  # more than the limit alone: not kept, and the kept block stays
+    assert [blk.nbytes for blk in _memory._free] == [640]
     monkeypatch.setattr(_memory, "keep_bytes", 0)
     assert _memory.release_memory() == 640
     p = cxent.softmax(np.zeros((20, 8)))
     del p
     assert len(_memory._free) == 0
+
+
+def test_keep_bytes_from_the_environment(monkeypatch):
+    for text, want in (("", 1 << 30), ("0", 0), (" 5000 ", 5000), ("-3", 0)):
+        monkeypatch.setenv("CXENT_KEEP_BYTES", text)
+        assert _memory._keep_bytes_from_env() == want
+    monkeypatch.setenv("CXENT_KEEP_BYTES", "1GB")
+    with pytest.warns(RuntimeWarning, match="CXENT_KEEP_BYTES='1GB' is not a whole number"):
+        assert _memory._keep_bytes_from_env() == 1 << 30
 
 
 def test_small_outputs_are_plain_arrays(rng):

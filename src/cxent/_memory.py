@@ -15,6 +15,7 @@ Smaller outputs come from ``np.empty`` unchanged: malloc reuses them from its he
 
 import collections
 import os
+import warnings
 
 import numpy as np
 
@@ -26,7 +27,22 @@ __all__ = ["KEEP_BLOCKS", "NEW_PAGES_BYTES", "empty", "empty_like", "kept_bytes"
 # non-temporal ones when they are reused
 NEW_PAGES_BYTES = (1 << 25) - (1 << 12)
 KEEP_BLOCKS = 4
-keep_bytes = int(os.environ.get("CXENT_KEEP_BYTES", 1 << 30))
+DEFAULT_KEEP_BYTES = 1 << 30
+
+
+def _keep_bytes_from_env():
+    text = os.environ.get("CXENT_KEEP_BYTES", "").strip()
+    if not text:
+        return DEFAULT_KEEP_BYTES
+    try:
+        return max(int(text), 0)
+    except ValueError:
+        warnings.warn(f"CXENT_KEEP_BYTES={text!r} is not a whole number of bytes; keeping at "
+                      f"most {DEFAULT_KEEP_BYTES} bytes", RuntimeWarning, stacklevel=2)
+        return DEFAULT_KEEP_BYTES
+
+
+keep_bytes = _keep_bytes_from_env()
 
 # blocks (uint8 arrays) no output uses, most recently freed last
 _free: collections.deque[np.ndarray] = collections.deque()
