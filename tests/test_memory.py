@@ -82,6 +82,20 @@ def test_blocks_are_matched_by_size(small_blocks, rng):
     assert _address(c) == first and c.shape == (60, 4)
 
 
+def test_any_kept_block_is_found(small_blocks, rng):
+    # several kept blocks, of other sizes and of the same size: the one asked for is found
+    # wherever it sits (a search by ==, as ndarrays compare, would fail or compare elements)
+    a, b, c = (cxent.softmax(np.zeros((n, 8))) for n in (10, 11, 11))
+    where = [_address(a), _address(b), _address(c)]
+    del a, b, c
+    assert [blk.nbytes for blk in _memory._free] == [640, 704, 704]
+    d = cxent.softmax(rng.standard_normal((11, 8)))
+    assert _address(d) == where[1]
+    e = cxent.softmax(rng.standard_normal((11, 8)))
+    assert _address(e) == where[2]
+    assert [blk.nbytes for blk in _memory._free] == [640]
+
+
 def test_what_is_kept_is_bounded_and_released(small_blocks, monkeypatch, rng):
     n = _memory.KEEP_BLOCKS + 3
     outs = [cxent.softmax(rng.standard_normal((10 + i, 8))) for i in range(n)]

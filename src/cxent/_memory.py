@@ -44,8 +44,19 @@ def _keep_bytes_from_env():
 
 keep_bytes = _keep_bytes_from_env()
 
-# blocks (uint8 arrays) no output uses, most recently freed last
-_free: collections.deque[np.ndarray] = collections.deque()
+class _Block:
+    """A block of memory (a uint8 array).  Compared by identity, so that finding one in `_free`
+    never compares arrays element by element."""
+
+    __slots__ = ("array", "nbytes")
+
+    def __init__(self, nbytes):
+        self.array = np.empty(nbytes, np.uint8)
+        self.nbytes = nbytes
+
+
+# blocks no output uses, most recently freed last
+_free: collections.deque[_Block] = collections.deque()
 
 
 class _Lease:
@@ -59,7 +70,7 @@ class _Lease:
         self.new = new  # the block was allocated for this array (its pages are new)
         self.__array_interface__ = {
             "shape": shape, "typestr": dtype.str, "version": 3,
-            "data": (block.__array_interface__["data"][0], False)}
+            "data": (block.array.__array_interface__["data"][0], False)}
 
     def __del__(self):
         _give_back(self.block)
@@ -82,7 +93,7 @@ def _take(nbytes):
         if block.nbytes == nbytes:
             try:
                 _free.remove(block)
-            except ValueError:  # taken by another thread
+            except ValueError:  # taken by another thread (identity: _Block)
                 continue
             return block
     return None
@@ -111,8 +122,7 @@ def empty_like(x):
 
 def _leased(nbytes, shape, dtype):
     block = _take(nbytes)
-    lease = _Lease(np.empty(nbytes, np.uint8) if block is None else block, shape, dtype,
-                   block is None)
+    lease = _Lease(_Block(nbytes) if block is None else block, shape, dtype, block is None)
     return np.asarray(lease)
 
 
