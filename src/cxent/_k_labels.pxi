@@ -557,9 +557,8 @@ def cross_entropy_c(x, y, *, loss=None, grad=None, Py_ssize_t K, bint mean, int 
     """cross_entropy_labels for C-contiguous (N, K) float32/float64 logits ``x`` and (N,) int64
     class indices ``y``, without weights or smoothing, ignore_index -100; ``loss`` (N,) and
     ``grad`` (N, K) are C-contiguous arrays of x's dtype, or None; ``new_pages`` as for
-    cross_entropy_labels.  With ``mean`` the
-    gradient is scaled by one over the number of positions counted (found by one pass over the
-    labels first, by _label_state's rule)."""
+    cross_entropy_labels.  With ``mean`` the gradient is scaled by one over the number of
+    positions counted (found by one pass over the labels first, by _label_state's rule)."""
     cdef _CBuffers bufs = _CBuffers()
     cdef LabelArgs a
     cdef BlockOut res
