@@ -80,7 +80,7 @@ def _give_back(block):
     if block.nbytes > keep_bytes:
         return
     _free.append(block)
-    total = sum(b.nbytes for b in _free)
+    total = kept_bytes()
     while _free and (len(_free) > KEEP_BLOCKS or total > keep_bytes):
         try:
             total -= _free.popleft().nbytes
@@ -136,7 +136,8 @@ def new_pages(arr):
 
 
 def kept_bytes() -> int:
-    """The bytes of the blocks kept now."""
+    """The bytes of the blocks kept now (summed over a copy of `_free`: iterating the deque
+    itself raises if another thread gives a block back meanwhile)."""
     return sum(b.nbytes for b in list(_free))
 
 
