@@ -31,21 +31,54 @@ Z_LOSS, SOFTCAP = 1e-4, 30.0
 ROW_OPS = OPS[:-2]
 
 
-def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0, setup=None):
-    """Median wall time of fn() in seconds, over at least `min_repeat` calls (after a warm-up);
-    `setup()`, untimed, before each."""
+def median_time(fn, min_repeat=5, max_repeat=200, budget=1.0):
+    """Median wall time of fn() in seconds, over at least `min_repeat` calls (after a warm-up)."""
     fn()
     times = []
     start = time.perf_counter()
     while len(times) < max_repeat:
-        if setup is not None:
-            setup()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
         if len(times) >= min_repeat and time.perf_counter() - start > budget:
             break
     return float(np.median(times))
+
+
+def interleaved_medians(fns, budget, min_rounds=3, max_rounds=200, setups=None):
+    """Median wall time per call of each ``fns[name]()`` in seconds, the functions timed in turn:
+    round after round each one once, the order rotated every round, until at least
+    `min_rounds` rounds and `budget` seconds in all; ``setups[name]()``, untimed, before each
+    call of that function.  A slow spell of the shared machine then falls on all of them alike,
+    and the ratios compare calls made in the same seconds (timed one after the other, a spell
+    of a few seconds could fall on one function's calls only).  A function faster than about
+    2 ms is called several times per turn (the mean of the turn is one sample), so that small
+    calls are timed warm, as in a loop."""
+    setups = setups or {}
+    names = list(fns)
+    calls = {}
+    for name in names:  # two warm-up calls; the second one sizes the turn
+        for _ in range(2):
+            if name in setups:
+                setups[name]()
+            t0 = time.perf_counter()
+            fns[name]()
+            t = time.perf_counter() - t0
+        calls[name] = 1 if name in setups else max(1, min(1000, int(2e-3 / max(t, 1e-9))))
+    times = {name: [] for name in names}
+    start = time.perf_counter()
+    for rnd in range(max_rounds):
+        for name in names[rnd % len(names):] + names[:rnd % len(names)]:
+            f, n = fns[name], calls[name]
+            if name in setups:
+                setups[name]()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            times[name].append((time.perf_counter() - t0) / n)
+        if rnd + 1 >= min_rounds and time.perf_counter() - start > budget:
+            break
+    return {name: float(np.median(v)) for name, v in times.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,21 +271,26 @@ def exp_throughput(n=1 << 20):
     return res
 
 
-def grad_out_time(x, y, n_threads, budget):
-    """Median time of cxent's cross-entropy with the gradient written into one reused buffer
-    (``grad_out=``), as a training loop calls it."""
+def cross_entropy_variants(x, y, n_threads):
+    """cxent's cross-entropy + gradient as a training loop calls it, the gradient written into
+    one reused buffer ("grad_out"), and, for a gradient large enough to be kept (cxent._memory),
+    on new pages: the first call of its size, or every call when nothing is kept ("new pages",
+    cxent.release_memory before each).  Returns (functions, setups) for interleaved_medians."""
     buf = np.empty_like(x)
-    return median_time(lambda: _losses.cross_entropy(x, y, return_grad=True, grad_out=buf,
-                                                      n_threads=n_threads),
-                       min_repeat=3, budget=budget)
+    fns = {"grad_out": lambda: _losses.cross_entropy(x, y, return_grad=True, grad_out=buf,
+                                                     n_threads=n_threads)}
+    setups = {}
+    if x.nbytes > _memory.NEW_PAGES_BYTES:  # else malloc reuses it anyway
+        fns["new pages"] = lambda: _losses.cross_entropy(x, y, return_grad=True,
+                                                         n_threads=n_threads)
+        setups["new pages"] = _memory.release_memory
+    return fns, setups
 
 
-def new_pages_time(x, y, n_threads, budget):
-    """Median time of cxent's cross-entropy with the gradient on new pages: the first call of
-    its size, or every call when nothing is kept (cxent.release_memory before each)."""
-    return median_time(lambda: _losses.cross_entropy(x, y, return_grad=True,
-                                                      n_threads=n_threads),
-                       min_repeat=3, budget=budget, setup=_memory.release_memory)
+def copy_function(x):
+    """A same-size copy (np.copyto of x into a buffer of its shape), the bandwidth reference."""
+    buf = np.empty_like(x)
+    return lambda: np.copyto(buf, x)
 
 
 def bandwidth_gbs(nbytes=256 << 20):
@@ -296,12 +334,12 @@ def tour(out=print):
     for n, k, dt in [(1_000_000, 10, np.float64), (8_192, 1_000, np.float32)]:
         xs, ys = make_case(n, k, dt)
         out(f"  {n:,} x {k:,} {np.dtype(dt).name}, {nt} thread(s):")
-        base = median_time(lambda f=peers["cxent"][op], xs=xs, ys=ys: f(xs, ys), budget=1.0)
+        res = interleaved_medians({name: (lambda f=ops[op], xs=xs, ys=ys: f(xs, ys))
+                                   for name, ops in peers.items()
+                                   if ops is not None and op in ops}, budget=3.0)
+        base = res.pop("cxent")
         out(f"    {'cxent':8s} {_fmt_time(base)}")
-        for name, ops in peers.items():
-            if name == "cxent" or ops is None or op not in ops:
-                continue
-            t = median_time(lambda f=ops[op], xs=xs, ys=ys: f(xs, ys), min_repeat=3, budget=1.0)
+        for name, t in res.items():
             out(f"    {name:8s} {_fmt_time(t)}   x{t / base:5.1f}")
     missing = [n for n, ops in peers.items() if ops is None]
     if missing:
@@ -334,13 +372,17 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
             nbytes = 2 * x.nbytes
             out(f"== {n:,} x {k:,} {np.dtype(dt).name}, n_threads={nt}")
             for op in row_ops:
-                res = {}
-                for name, opsd in peers.items():
-                    if opsd is None or op not in opsd:
-                        continue
-                    f = opsd[op]
-                    res[name] = median_time(lambda f=f, x=x, y=y: f(x, y), min_repeat=3,
-                                            budget=budget)
+                fns = {name: (lambda f=opsd[op], x=x, y=y: f(x, y))
+                       for name, opsd in peers.items() if opsd is not None and op in opsd}
+                fns["copy"] = copy_function(x)
+                setups = {}
+                if op == "cross_entropy+grad":  # and as a training loop calls it
+                    more, setups = cross_entropy_variants(x, y, nt)
+                    fns.update(more)
+                t = interleaved_medians(fns, budget=budget * len(fns), setups=setups)
+                copy_gbs = 2 * x.nbytes / t.pop("copy") / 1e9  # read + write, same size
+                variants = {v: t.pop(v) for v in ("grad_out", "new pages") if v in t}
+                res = t
                 base = res["cxent"]
                 others = {k2: v for k2, v in res.items() if k2 != "cxent"}
                 best = min(others, key=others.get) if others else None
@@ -349,18 +391,18 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                 moved += y.nbytes if "cross_entropy" in op or op.startswith("ce+") else 0
                 gbs = moved / base / 1e9
                 line = (f"  {op:19s} cxent {_fmt_time(base)} ({gbs:5.1f} GB/s, "
-                        f"{100 * gbs / bw:3.0f} % of copy)")
+                        f"{100 * gbs / copy_gbs:3.0f} % of copy)")
                 row = {"n": n, "k": k, "dtype": np.dtype(dt).name, "threads": nt, "op": op,
-                       "isa": isa, "seconds": res, "cxent_gbs": gbs, "copy_fraction": gbs / bw}
-                if op == "cross_entropy+grad":  # the gradient into a reused buffer
-                    t_buf = grad_out_time(x, y, nt, budget)
+                       "isa": isa, "seconds": res, "cxent_gbs": gbs, "copy_gbs": copy_gbs,
+                       "copy_fraction": gbs / copy_gbs}
+                if "grad_out" in variants:  # the gradient into a reused buffer
+                    t_buf = variants["grad_out"]
                     row["grad_out_seconds"] = t_buf
                     line += (f" | grad_out= {_fmt_time(t_buf).strip()} "
-                             f"({100 * moved / t_buf / 1e9 / bw:.0f} % of copy)")
-                    if x.nbytes > _memory.NEW_PAGES_BYTES:  # else malloc reuses it anyway
-                        t_new = new_pages_time(x, y, nt, budget)
-                        row["new_pages_seconds"] = t_new
-                        line += f" | new pages {_fmt_time(t_new).strip()}"
+                             f"({100 * moved / t_buf / 1e9 / copy_gbs:.0f} % of copy)")
+                if "new pages" in variants:
+                    row["new_pages_seconds"] = variants["new pages"]
+                    line += f" | new pages {_fmt_time(variants['new pages']).strip()}"
                 for name, t in others.items():
                     line += f" | {name} x{t / base:.2f}"
                 if best:
@@ -400,7 +442,8 @@ def run_k_sweep(quick, threads, out=print):
     """Cross-entropy forward + gradient at a fixed number of elements (4M; N = 4M / K) for K from
     2 to 32,768 (quick: 128K elements, five K), both dtypes: cxent's ns per element (new
     gradient, grad_out=, and new pages where the gradient is large enough to be kept, see
-    new_pages_time) and the ratios against PyTorch, scikit-learn and NumPy in the same run."""
+    cross_entropy_variants) and the ratios against PyTorch, scikit-learn and NumPy, all timed
+    in turn (interleaved_medians)."""
     budget = 0.05 if quick else 0.5
     elements = SWEEP_ELEMENTS // 32 if quick else SWEEP_ELEMENTS
     ks = SWEEP_K_QUICK if quick else SWEEP_K
@@ -417,12 +460,14 @@ def run_k_sweep(quick, threads, out=print):
                 + " ".join(f"{p:>8s}" for p in peers if p != "cxent"))
             for k in ks:
                 x, y = make_case(elements // k, k, dt)
-                res = {p: median_time(lambda f=ops["cross_entropy+grad"], x=x, y=y: f(x, y),
-                                      min_repeat=3, budget=budget) for p, ops in peers.items()}
-                res["cxent grad_out"] = grad_out_time(x, y, nt, budget)
+                fns = {p: (lambda f=ops["cross_entropy+grad"], x=x, y=y: f(x, y))
+                       for p, ops in peers.items()}
+                more, setups = cross_entropy_variants(x, y, nt)
+                fns.update({f"cxent {v}": f for v, f in more.items()})
+                res = interleaved_medians(fns, budget=budget * len(fns),
+                                          setups={f"cxent {v}": f for v, f in setups.items()})
                 new = "-"
-                if x.nbytes > _memory.NEW_PAGES_BYTES:
-                    res["cxent new pages"] = new_pages_time(x, y, nt, budget)
+                if "cxent new pages" in res:
                     new = f"{res['cxent new pages'] / x.size * 1e9:.2f}"
                 base = res["cxent"]
                 out(f"  {k:6d} {base / x.size * 1e9:7.2f} "
