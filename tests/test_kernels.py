@@ -333,3 +333,90 @@ def test_streamed_gradient_against_formula(streamed, K, dt):
 def test_stream_switch_is_restored(streamed):
     assert kernels._set_stream_bytes(1 << 23) == 0
     kernels._set_stream_bytes(0)
+
+
+# ---- rows of normal terms: the exp without the tests for tiny, nan and infinite results ----
+
+SPAN = {np.float32: 86.0, np.float64: 700.0}  # cx_max_*: the row's reach below its maximum
+
+
+def _nan_with_payload(dt):
+    """A quiet nan whose low bits are set: added to an exponent field, they would make it a
+    number, so such a row must not take the short exp."""
+    bits = {np.float32: np.uint32(0x7FC001FF), np.float64: np.uint64(0x7FF80000000001FF)}[dt]
+    return np.array([bits]).view(dt)[0]
+
+
+def _wide_logits(K, dt):
+    rng = np.random.default_rng(K)
+    x = rng.standard_normal((14, K)) * 3
+    span = SPAN[dt]
+    x[1, 3] = x[1].max() - (span - 0.5)  # a term near the smallest normal one: the short exp
+    x[2, 3] = x[2].max() - (span + 0.5)  # just past the reach: the exp with its tests
+    x[3, 5] = x[3].max() - 2000.0        # a term that is 0
+    x[4, 7] = -np.inf
+    x[5, K - 1] = np.inf                 # (in the row's last, overlapping block)
+    x[6, 9] = np.nan
+    x[7] = 1e30 * (1.0 + rng.standard_normal(K) * 1e-6)  # large logits within a small span
+    x[8] = 0.0
+    x[9, :] = x[9].max()                 # tied maxima
+    x[10, 2] = x[10].max() + 30.0        # a confident row
+    x = x.astype(dt)
+    x[11, 0] = _nan_with_payload(dt)
+    x[12, K - 1] = _nan_with_payload(dt)
+    return x
+
+
+def test_which_rows_take_the_short_exp():
+    for dt, span in SPAN.items():
+        row = np.zeros(41, dt)
+        assert kernels._fast_row(row)
+        assert not kernels._fast_row(row[:40])  # rows of up to 40: the element loop
+        for i in (0, 17, 40):
+            r = row.copy()
+            r[i] = -(span - 1.0)
+            assert kernels._fast_row(r), (dt, i)
+            r[i] = -(span + 1.0)
+            assert not kernels._fast_row(r), (dt, i)
+            for v in (np.nan, _nan_with_payload(dt), np.inf, -np.inf):
+                r[i] = v
+                assert not kernels._fast_row(r), (dt, i, v)
+        old = kernels._set_fast_rows(False)
+        try:
+            assert not kernels._fast_row(row)
+        finally:
+            assert kernels._set_fast_rows(old) is False
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("K", [41, 64, 100, 1000])
+def test_short_exp_same_bits(K, dt):
+    x = _wide_logits(K, dt)
+    y = np.arange(len(x)) % K
+    t = np.random.default_rng(1).random(x.shape).astype(dt)
+    t /= t.sum(axis=1, keepdims=True)
+    calls = [
+        lambda: cxent.softmax(x),
+        lambda: cxent.log_softmax(x),
+        lambda: cxent.logsumexp(x),
+        lambda: cxent.cross_entropy(x, y, reduction="none", return_grad=True),
+        lambda: cxent.cross_entropy(x, y, reduction="none", return_grad=True,
+                                    label_smoothing=0.1, z_loss=1e-4),
+        lambda: cxent.cross_entropy(x, y, reduction="none", return_grad=True, focal_gamma=2.0),
+        lambda: cxent.cross_entropy(x, t, reduction="none", return_grad=True),
+    ]
+    short = [c() for c in calls]
+    old = kernels._set_fast_rows(False)
+    try:
+        tested = [c() for c in calls]
+    finally:
+        kernels._set_fast_rows(old)
+    for s, w in zip(short, tested, strict=True):
+        _same(s, w)
+    p = short[0]
+    assert np.isnan(p[[5, 6, 11, 12]]).all()  # nan rows stay nan, whatever the payload
+    assert not np.isnan(p[[0, 1, 2, 3, 4, 7, 8, 9, 10, 13]]).any()
+    z = x[:2].astype(np.float64)  # and the short exp's terms against float64
+    ref = np.exp(z - z.max(axis=1, keepdims=True))
+    ref /= ref.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p[:2], ref, rtol=4 * np.finfo(dt).eps, atol=0)

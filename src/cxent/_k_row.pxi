@@ -52,15 +52,20 @@ cdef inline floating _logsub(floating x, floating m, double c) noexcept nogil:
         return cx_logsub1_d(x, m, c)
 
 
-cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s) noexcept nogil:
-    # nan never compares greater, so it is skipped here and propagates through exp() later
+cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s,
+                              int* fast) noexcept nogil:
+    # nan never compares greater, so it is skipped here and propagates through exp() later;
+    # fast[0] <- whether _sum_exp_rest may take the exp for normal results (cx_max_*)
     cdef floating m = -INFINITY
     cdef Py_ssize_t k
+    fast[0] = 0
     if s == 1:
         if floating is float:
-            return cx_max_f(x, K)
+            m = cx_max_f(x, K, fast)
         else:
-            return cx_max_d(x, K)
+            m = cx_max_d(x, K, fast)
+        fast[0] = fast[0] and _fast_rows
+        return m
     for k in range(K):
         if x[k * s] > m:
             m = x[k * s]
@@ -68,17 +73,19 @@ cdef inline floating _row_max(const floating* x, Py_ssize_t K, Py_ssize_t s) noe
 
 
 cdef inline double _sum_exp_rest(const floating* x, Py_ssize_t K, Py_ssize_t s, floating m,
-                                 floating* e, Py_ssize_t se, double* count) noexcept nogil:
+                                 floating* e, Py_ssize_t se, double* count,
+                                 int fast) noexcept nogil:
     # sum of exp(x_k - m) over the k with x_k != m, in float64; count[0] <- the number of
-    # x_k == m.  When e != NULL every term exp(x_k - m) is stored in e.
+    # x_k == m.  When e != NULL every term exp(x_k - m) is stored in e.  fast: _row_max's
+    # answer for the row (m its maximum)
     cdef double acc = 0.0, cnt = 0.0
     cdef floating v
     cdef Py_ssize_t k
     if s == 1 and (e == NULL or se == 1):
         if floating is float:
-            return cx_sumexp_rest_f(x, K, m, e, count)
+            return cx_sumexp_rest_f(x, K, m, e, count, fast)
         else:
-            return cx_sumexp_rest_d(x, K, m, e, count)
+            return cx_sumexp_rest_d(x, K, m, e, count, fast)
     for k in range(K):  # strided: k by k, as the contiguous path does for K <= CX_SMALL_K
         v = _expm(x[k * s], m)
         if e != NULL:
@@ -95,10 +102,11 @@ cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, float
                             Py_ssize_t se, bint want_log=True) noexcept nogil:
     # The normaliser of one row (cx_rowsum_finish); with e != NULL every exp(x_k - shift) is
     # stored in e (1 at the maximum).
-    cdef floating m = _row_max(x, K, s)
+    cdef int fast
+    cdef floating m = _row_max(x, K, s, &fast)
     cdef floating shift = m if m > -INFINITY else 0  # no x_k is 0 in a row without a maximum
     cdef double cnt
-    cdef double acc = _sum_exp_rest(x, K, s, shift, e, se, &cnt)
+    cdef double acc = _sum_exp_rest(x, K, s, shift, e, se, &cnt, fast)
     return cx_rowsum_finish(m, acc, cnt, want_log)
 
 
@@ -240,6 +248,29 @@ cdef enum:
 
 # The largest K that takes the tile path; 0 sends every row down the row path (for tests).
 cdef Py_ssize_t _small_k = _SMALL_K
+
+
+# Whether rows whose terms are all normal numbers take the exp without the tests for the others
+# (cx_max_*, CX_EXP_NORMAL): the same bits, fewer operations.  Off only in tests.
+cdef bint _fast_rows = True
+
+
+def _set_fast_rows(bint on):
+    """Let rows whose terms are all normal numbers take the exp without the tests for the others
+    (on), or not; return the previous setting.  For tests: both give the same bits."""
+    global _fast_rows
+    old = _fast_rows
+    _fast_rows = on
+    return old
+
+
+def _fast_row(const floating[::1] x):
+    """Whether a contiguous row takes the exp without the tests for results that are not normal
+    numbers (_row_max's answer).  For tests."""
+    cdef int fast = 0
+    if x.shape[0] > 0:
+        _row_max(&x[0], x.shape[0], 1, &fast)
+    return bool(fast)
 
 
 # The smallest output (bytes) copied out of the tiles by non-temporal stores (_stream_out).
@@ -434,13 +465,14 @@ cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K,
     cdef const floating* xr
     cdef floating m
     cdef Py_ssize_t r
+    cdef int fast
     for r in range(t.n):
         xr = x + t.ox[r]
-        m = _row_max(xr, K, 1)
+        m = _row_max(xr, K, 1, &fast)
         sh[r] = m if m > -INFINITY else 0
         t.rmax[r] = m
         t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], e + t.og[r] if e != NULL else NULL, 1,
-                                  &t.rcnt[r])
+                                  &t.rcnt[r], fast)
     cx_lanes_rowsum(t.rmax, t.racc, t.rcnt, t.n, t.rest, t.tot, t.logt, t.lse)
 
 

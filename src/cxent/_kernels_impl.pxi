@@ -70,10 +70,12 @@ cdef extern from "_simd.h" nogil:
     void cx_softcap_f(const float* x, float* o, Py_ssize_t n, double cap)
     void cx_softcap_grad_d(double* g, const double* xc, Py_ssize_t n, double cap)
     void cx_softcap_grad_f(float* g, const float* xc, Py_ssize_t n, double cap)
-    double cx_max_d(const double* x, Py_ssize_t n)
-    float cx_max_f(const float* x, Py_ssize_t n)
-    double cx_sumexp_rest_d(const double* x, Py_ssize_t n, double m, double* e, double* count)
-    double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count)
+    double cx_max_d(const double* x, Py_ssize_t n, int* fast)
+    float cx_max_f(const float* x, Py_ssize_t n, int* fast)
+    double cx_sumexp_rest_d(const double* x, Py_ssize_t n, double m, double* e, double* count,
+                            int fast)
+    double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count,
+                            int fast)
     double cx_mul1_d(double e, double c)
     float cx_mul1_f(float e, double c)
     void cx_scale_d(const double* e, double* g, Py_ssize_t n, double c)

@@ -79,7 +79,13 @@ CX_INLINE float cx_keep_f(float v, int keep) {
    the end; without (callers with s <= 0: the row kernels), p is multiplied by 2^(n + 128) built
    from its bits and then by 2^-128.  Either way subnormal results are formed by one final
    rounding.  Arguments below -745.13 give 0 (whatever the intermediate values were), above
-   709.78 +inf (with `overflow`); nan, with any payload, stays nan. */
+   709.78 +inf (with `overflow`); nan, with any payload, stays nan.
+   `overflow` CX_EXP_NORMAL: for a caller that knows the result is a normal number (s >= -700
+   here, s >= -86 for floats, neither nan nor inf: the row path, for rows whose elements all
+   lie within that much of their maximum, cx_max_*): the power of two is added to the exponent
+   field of p with no test at all: the same bits as the other ways for a normal result, in
+   four operations fewer per vector (the two products, the comparison and the select). */
+#define CX_EXP_NORMAL 3
 CX_INLINE double cx_exp_core_d(double s, int overflow) {
     const double log2e = 0x1.71547652b82fep0;
     const double ln2_hi = 6.93147180369123816490e-01;  /* 0x3fe62e42fee00000: n * ln2_hi exact */
@@ -103,6 +109,7 @@ CX_INLINE double cx_exp_core_d(double s, int overflow) {
     double p = q * r + 1.0;
     p = p * r + 1.0;
     double res;
+    if (overflow == CX_EXP_NORMAL) return cx_from_bits_d(cx_bits_d(p) + (cx_bits_d(z) << 52));
     if (overflow) {
         int tiny = kd < -1021.0;
         uint64_t e = cx_bits_d(z) << 52;
@@ -144,6 +151,7 @@ CX_INLINE float cx_exp_core_f(float s, float err, int overflow) {
     float p = q * r + 1.0f;
     p = p * r + 1.0f;
     float res;
+    if (overflow == CX_EXP_NORMAL) return cx_from_bits_f(cx_bits_f(p) + (cx_bits_f(z) << 23));
     if (overflow == 1) {
         int tiny = kd < -125.0f;
         uint32_t e = cx_bits_f(z) << 23;
@@ -281,32 +289,52 @@ CX_INLINE double cx_log1p_d(double u) {
 #define CX_MAXOP(a, b) ((b) > (a) ? (b) : (a))
 #define CX_ADDOP(a, b) ((a) + (b))
 
-/* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0 */
-#define CX_ROW_MAX(T, SUF)                                                                    \
-    CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n) {                                       \
-        T l[16];                                                                              \
+/* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0.  *fast
+   says whether the row's terms exp(x - max) are all normal numbers, so that cx_sumexp_rest_*
+   may take CX_EXP_NORMAL's exp: a row of more than CX_SMALL_K elements, none of them nan or
+   infinite (their products by 0, summed, are 0), all within `span` of the maximum (86 for
+   floats, 700 for doubles).  The minimum and the sum ride along the maximum's loads. */
+#define CX_MINOP(a, b) ((b) < (a) ? (b) : (a))
+#define CX_ROW_MAX(T, SUF, SPAN)                                                              \
+    CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n, int *fast) {                            \
+        T l[16], lo[16], z[16];                                                               \
         ptrdiff_t k0 = 0;                                                                     \
+        *fast = 0;                                                                            \
         if (n <= CX_SMALL_K) {                                                                \
             T m = -INFINITY;                                                                  \
             for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
             return m;                                                                         \
         }                                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) l[j] = -INFINITY;                                        \
+        for (int j = 0; j < 16; j++) { l[j] = -INFINITY; lo[j] = INFINITY; z[j] = 0; }         \
         for (; k0 + 16 <= n; k0 += 16) {                                                      \
             CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], x[k0 + j]);                    \
+            for (int j = 0; j < 16; j++) {                                                    \
+                T v = x[k0 + j];                                                              \
+                l[j] = CX_MAXOP(l[j], v);                                                     \
+                lo[j] = CX_MINOP(lo[j], v);                                                   \
+                z[j] += v * (T)0;                                                             \
+            }                                                                                 \
         }                                                                                     \
-        if (k0 < n) { /* the last 16 elements again: overlapping is harmless for a max */    \
+        if (k0 < n) { /* the last 16 elements again: overlapping is harmless for these */    \
             CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], x[n - 16 + j]);                \
+            for (int j = 0; j < 16; j++) {                                                    \
+                T v = x[n - 16 + j];                                                          \
+                l[j] = CX_MAXOP(l[j], v);                                                     \
+                lo[j] = CX_MINOP(lo[j], v);                                                   \
+                z[j] += v * (T)0;                                                             \
+            }                                                                                 \
         }                                                                                     \
         CX_TREE16(l, CX_MAXOP)                                                                \
+        CX_TREE16(lo, CX_MINOP)                                                               \
+        CX_TREE16(z, CX_ADDOP)                                                                \
+        *fast = z[0] == 0 && (double)l[0] - (double)lo[0] <= (SPAN);                          \
         return l[0];                                                                          \
     }
-CX_ROW_MAX(double, d)
-CX_ROW_MAX(float, f)
+CX_ROW_MAX(double, d, 700.0)
+CX_ROW_MAX(float, f, 86.0)
 #undef CX_ROW_MAX
+#undef CX_MINOP
 
 /* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
    terms whose x[k] != m, and *count gets the number of x[k] == m (each of those terms is exactly
@@ -318,20 +346,20 @@ CX_ROW_MAX(float, f)
    float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair) before
    the float64 lanes, so the converts cost half as much.  Counts are int32 per lane: exact for
    rows of up to 2^35 elements. */
-#define CX_SUMEXP_LANE(T, EXPM, a, STORE)                                                     \
+#define CX_SUMEXP_LANE(T, EXPM, a, STORE, MODE)                                               \
     {                                                                                         \
-        T v_ = EXPM(a, m);                                                                    \
+        T v_ = EXPM(a, m, MODE);                                                              \
         STORE                                                                                 \
         int c_ = (a) == m;                                                                    \
         lane_cnt[j] += c_;                                                                    \
         lane_acc[j] += c_ ? 0.0 : (double)v_;                                                 \
     }
-#define CX_SUMEXP_BODY_F(STORE, STORE0, STORE1)                                               \
+#define CX_SUMEXP_BODY_F(STORE, STORE0, STORE1, MODE)                                         \
     for (; k0 + 32 <= n; k0 += 32) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) {                                                        \
             float a0 = x[k0 + j], a1 = x[k0 + 16 + j];                                        \
-            float v0 = cx_exp_diff_core_f(a0, m, 0), v1 = cx_exp_diff_core_f(a1, m, 0);       \
+            float v0 = cx_exp_diff_core_f(a0, m, MODE), v1 = cx_exp_diff_core_f(a1, m, MODE); \
             STORE0 STORE1                                                                     \
             int c0 = a0 == m, c1 = a1 == m;                                                   \
             lane_cnt[j] += c0 + c1;                                                           \
@@ -340,57 +368,69 @@ CX_ROW_MAX(float, f)
     }                                                                                         \
     for (; k0 + 16 <= n; k0 += 16) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_F, x[k0 + j], STORE)       \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_F, x[k0 + j], STORE, MODE) \
     }
-#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1)                                               \
+#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE)                                         \
     for (; k0 + 16 <= n; k0 += 16) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(double, CX_EXPM_D, x[k0 + j], STORE)      \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(double, CX_EXPM_D, x[k0 + j], STORE, MODE) \
     }
-#define CX_EXPM_D(a, s) cx_expm_d((a), (s))
-#define CX_EXPM_F(a, s) cx_expm_f((a), (s))
+/* the last 16 elements again, counting only the n - k0 not done yet (rows of more than 16) */
+#define CX_SUMEXP_LAST(T, EXPM, MODE)                                                         \
+    {                                                                                         \
+        const T *xl = x + n - 16;                                                             \
+        ptrdiff_t done = 16 - (n - k0);                                                       \
+        if (e) {                                                                              \
+            T *el = e + n - 16;                                                               \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) {                                                    \
+                T a_ = xl[j];                                                                 \
+                T v_ = EXPM(a_, m, MODE);                                                     \
+                int ok_ = j >= done, c_ = ok_ && a_ == m;                                     \
+                el[j] = ok_ ? v_ : el[j]; /* e may be x: done lanes keep their term */         \
+                lane_cnt[j] += c_;                                                            \
+                lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                               \
+            }                                                                                 \
+        } else {                                                                              \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) {                                                    \
+                T a_ = xl[j];                                                                 \
+                T v_ = EXPM(a_, m, MODE);                                                     \
+                int ok_ = j >= done, c_ = ok_ && a_ == m;                                     \
+                lane_cnt[j] += c_;                                                            \
+                lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                               \
+            }                                                                                 \
+        }                                                                                     \
+        k0 = n;                                                                               \
+    }
+#define CX_EXPM_D(a, s, MODE) cx_exp_core_d((a) - (s), (MODE))
+#define CX_EXPM_F(a, s, MODE) cx_exp_diff_core_f((a), (s), (MODE))
+/* `fast` (cx_max_*'s answer for the row): the terms by CX_EXP_NORMAL's exp, the same bits */
 #define CX_SUMEXP_REST(T, SUF, BODY, EXPM)                                                    \
     CX_INLINE double cx_sumexp_rest_##SUF(const T *x, ptrdiff_t n, T m, T *e,               \
-                                          double *count) {                                    \
+                                          double *count, int fast) {                          \
         double lane_acc[16], tail = 0.0, tail_cnt = 0.0;                                      \
         int32_t lane_cnt[16];                                                                 \
         ptrdiff_t k0 = 0;                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
-        if (n > CX_SMALL_K && e) {                                                            \
-            BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;)                      \
-        } else if (n > CX_SMALL_K) {                                                          \
-            BODY(, , )                                                                        \
-        }                                                                                     \
-        if (k0 < n && n > CX_SMALL_K) {                                                       \
-            /* the last 16 elements again, counting only the n - k0 not done yet */           \
-            const T *xl = x + n - 16;                                                         \
-            ptrdiff_t done = 16 - (n - k0);                                                   \
+        if (n > CX_SMALL_K && fast) {                                                         \
             if (e) {                                                                          \
-                T *el = e + n - 16;                                                           \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) {                                                \
-                    T a_ = xl[j];                                                             \
-                    T v_ = EXPM(a_, m);                                                       \
-                    int ok_ = j >= done, c_ = ok_ && a_ == m;                                 \
-                    el[j] = ok_ ? v_ : el[j]; /* e may be x: done lanes keep their term */     \
-                    lane_cnt[j] += c_;                                                        \
-                    lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                           \
-                }                                                                             \
+                BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;, CX_EXP_NORMAL)   \
             } else {                                                                          \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) {                                                \
-                    T a_ = xl[j];                                                             \
-                    T v_ = EXPM(a_, m);                                                       \
-                    int ok_ = j >= done, c_ = ok_ && a_ == m;                                 \
-                    lane_cnt[j] += c_;                                                        \
-                    lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                           \
-                }                                                                             \
+                BODY(, , , CX_EXP_NORMAL)                                                     \
             }                                                                                 \
-            k0 = n;                                                                           \
+            if (k0 < n) CX_SUMEXP_LAST(T, EXPM, CX_EXP_NORMAL)                                \
+        } else if (n > CX_SMALL_K) {                                                          \
+            if (e) {                                                                          \
+                BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;, 0)               \
+            } else {                                                                          \
+                BODY(, , , 0)                                                                 \
+            }                                                                                 \
+            if (k0 < n) CX_SUMEXP_LAST(T, EXPM, 0)                                            \
         }                                                                                     \
         for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K */              \
-            T v_ = EXPM(x[k], m);                                                             \
+            T v_ = EXPM(x[k], m, 0);                                                          \
             int c_ = x[k] == m;                                                               \
             if (e) e[k] = v_;                                                                 \
             tail_cnt += c_;                                                                   \
@@ -407,6 +447,7 @@ CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
 #undef CX_SUMEXP_BODY_F
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
+#undef CX_SUMEXP_LAST
 #undef CX_EXPM_D
 #undef CX_EXPM_F
 
