@@ -44,6 +44,7 @@ def _keep_bytes_from_env():
 
 keep_bytes = _keep_bytes_from_env()
 
+
 class _Block:
     """A block of memory (a uint8 array).  Compared by identity, so that finding one in `_free`
     never compares arrays element by element."""

@@ -295,6 +295,15 @@ CX_INLINE double cx_log1p_d(double u) {
    infinite (their products by 0, summed, are 0), all within `span` of the maximum (86 for
    floats, 700 for doubles).  The minimum and the sum ride along the maximum's loads. */
 #define CX_MINOP(a, b) ((b) < (a) ? (b) : (a))
+/* the 16 lanes of the maximum, the minimum and the sum of elements times 0 over b[0..16) */
+#define CX_SPAN_LANES(T, b)                                                                   \
+    CX_PRAGMA(omp simd)                                                                       \
+    for (int j = 0; j < 16; j++) {                                                            \
+        T v = (b)[j];                                                                         \
+        l[j] = CX_MAXOP(l[j], v);                                                             \
+        lo[j] = CX_MINOP(lo[j], v);                                                           \
+        z[j] += v * (T)0;                                                                     \
+    }
 #define CX_ROW_MAX(T, SUF, SPAN)                                                              \
     CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n, int *fast) {                            \
         T l[16], lo[16], z[16];                                                               \
@@ -308,22 +317,10 @@ CX_INLINE double cx_log1p_d(double u) {
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { l[j] = -INFINITY; lo[j] = INFINITY; z[j] = 0; }         \
         for (; k0 + 16 <= n; k0 += 16) {                                                      \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) {                                                    \
-                T v = x[k0 + j];                                                              \
-                l[j] = CX_MAXOP(l[j], v);                                                     \
-                lo[j] = CX_MINOP(lo[j], v);                                                   \
-                z[j] += v * (T)0;                                                             \
-            }                                                                                 \
+            CX_SPAN_LANES(T, x + k0)                                                          \
         }                                                                                     \
         if (k0 < n) { /* the last 16 elements again: overlapping is harmless for these */    \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) {                                                    \
-                T v = x[n - 16 + j];                                                          \
-                l[j] = CX_MAXOP(l[j], v);                                                     \
-                lo[j] = CX_MINOP(lo[j], v);                                                   \
-                z[j] += v * (T)0;                                                             \
-            }                                                                                 \
+            CX_SPAN_LANES(T, x + n - 16)                                                      \
         }                                                                                     \
         CX_TREE16(l, CX_MAXOP)                                                                \
         CX_TREE16(lo, CX_MINOP)                                                               \
@@ -334,6 +331,7 @@ CX_INLINE double cx_log1p_d(double u) {
 CX_ROW_MAX(double, d, 700.0)
 CX_ROW_MAX(float, f, 86.0)
 #undef CX_ROW_MAX
+#undef CX_SPAN_LANES
 #undef CX_MINOP
 
 /* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
@@ -403,6 +401,15 @@ CX_ROW_MAX(float, f, 86.0)
         }                                                                                     \
         k0 = n;                                                                               \
     }
+/* the blocks of a row of more than CX_SMALL_K elements, the terms stored in e when it is given,
+   by the exp of MODE (a constant: one copy of the loops per mode) */
+#define CX_SUMEXP_BLOCKS(T, BODY, EXPM, MODE)                                                 \
+    if (e) {                                                                                  \
+        BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;, MODE)                    \
+    } else {                                                                                  \
+        BODY(, , , MODE)                                                                      \
+    }                                                                                         \
+    if (k0 < n) CX_SUMEXP_LAST(T, EXPM, MODE)
 #define CX_EXPM_D(a, s, MODE) cx_exp_core_d((a) - (s), (MODE))
 #define CX_EXPM_F(a, s, MODE) cx_exp_diff_core_f((a), (s), (MODE))
 /* `fast` (cx_max_*'s answer for the row): the terms by CX_EXP_NORMAL's exp, the same bits */
@@ -415,19 +422,9 @@ CX_ROW_MAX(float, f, 86.0)
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
         if (n > CX_SMALL_K && fast) {                                                         \
-            if (e) {                                                                          \
-                BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;, CX_EXP_NORMAL)   \
-            } else {                                                                          \
-                BODY(, , , CX_EXP_NORMAL)                                                     \
-            }                                                                                 \
-            if (k0 < n) CX_SUMEXP_LAST(T, EXPM, CX_EXP_NORMAL)                                \
+            CX_SUMEXP_BLOCKS(T, BODY, EXPM, CX_EXP_NORMAL)                                    \
         } else if (n > CX_SMALL_K) {                                                          \
-            if (e) {                                                                          \
-                BODY(e[k0 + j] = v_;, e[k0 + j] = v0;, e[k0 + 16 + j] = v1;, 0)               \
-            } else {                                                                          \
-                BODY(, , , 0)                                                                 \
-            }                                                                                 \
-            if (k0 < n) CX_SUMEXP_LAST(T, EXPM, 0)                                            \
+            CX_SUMEXP_BLOCKS(T, BODY, EXPM, 0)                                                \
         }                                                                                     \
         for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K */              \
             T v_ = EXPM(x[k], m, 0);                                                          \
@@ -448,6 +445,7 @@ CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_F)
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
 #undef CX_SUMEXP_LAST
+#undef CX_SUMEXP_BLOCKS
 #undef CX_EXPM_D
 #undef CX_EXPM_F
 
