@@ -348,23 +348,27 @@ def _nan_with_payload(dt):
 
 
 def _wide_logits(K, dt):
+    # 14 rows at the edges of the short exp's rule, each in a group of 16 rows of its own (the
+    # tiles decide for 16 rows at a time) among ordinary rows, at rows 16 i + 7
     rng = np.random.default_rng(K)
     x = rng.standard_normal((14, K)) * 3
     span = SPAN[dt]
-    x[1, 3] = x[1].max() - (span - 0.5)  # a term near the smallest normal one: the short exp
-    x[2, 3] = x[2].max() - (span + 0.5)  # just past the reach: the exp with its tests
-    x[3, 5] = x[3].max() - 2000.0        # a term that is 0
-    x[4, 7] = -np.inf
+    x[1, K // 2] = x[1].max() - (span - 0.5)  # a term near the smallest normal one: the short exp
+    x[2, K // 2] = x[2].max() - (span + 0.5)  # just past the reach: the exp with its tests
+    x[3, K // 3] = x[3].max() - 2000.0        # a term that is 0
+    x[4, K // 4] = -np.inf
     x[5, K - 1] = np.inf                 # (in the row's last, overlapping block)
-    x[6, 9] = np.nan
+    x[6, K // 5] = np.nan
     x[7] = 1e30 * (1.0 + rng.standard_normal(K) * 1e-6)  # large logits within a small span
     x[8] = 0.0
     x[9, :] = x[9].max()                 # tied maxima
-    x[10, 2] = x[10].max() + 30.0        # a confident row
+    x[10, K // 2] = x[10].max() + 30.0   # a confident row
     x = x.astype(dt)
     x[11, 0] = _nan_with_payload(dt)
     x[12, K - 1] = _nan_with_payload(dt)
-    return x
+    full = (rng.standard_normal((16 * 14, K)) * 3).astype(dt)
+    full[7::16] = x
+    return full
 
 
 def test_which_rows_take_the_short_exp():
@@ -388,8 +392,37 @@ def test_which_rows_take_the_short_exp():
             assert kernels._set_fast_rows(old) is False
 
 
+def test_which_tiles_take_the_short_exp():
+    # the tiles decide for groups of 16 rows (cx_tile_rowsum): all of them must pass the rule
+    for dt, span in SPAN.items():
+        for K in (1, 5, 40):
+            tile = np.zeros((32, K), dt)
+            assert kernels._fast_tile(tile) == 2, (dt, K)
+            assert kernels._fast_tile(tile[:17]) == 2  # a partial group, zero-padded
+            assert kernels._fast_tile(tile[:16]) == 1
+            for r, k in ((0, 0), (17, K - 1), (31, K // 2)):
+                t = tile.copy()
+                t[r, k] = -(span - 1.0)
+                assert kernels._fast_tile(t) == 2, (dt, K, r)
+                if K > 1:  # (a row of one element spans nothing)
+                    t[r, k] = -(span + 1.0)
+                    assert kernels._fast_tile(t) == 1, (dt, K, r)
+                for v in (np.nan, _nan_with_payload(dt), np.inf, -np.inf):
+                    t = tile.copy()
+                    t[r, k] = v
+                    assert kernels._fast_tile(t) == 1, (dt, K, r, v)
+            assert kernels._fast_tile(np.full((32, K), 1e30, dt)) == 2  # large, within the span
+        old = kernels._set_fast_rows(False)
+        try:
+            assert kernels._fast_tile(np.zeros((32, 3), dt)) == 0
+        finally:
+            kernels._set_fast_rows(old)
+    with pytest.raises(ValueError, match="1 to 32 rows of 1 to 40 classes, got 33 x 3"):
+        kernels._fast_tile(np.zeros((33, 3)))
+
+
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", [41, 64, 100, 1000])
+@pytest.mark.parametrize("K", [3, 16, 17, 33, 40, 41, 64, 100, 1000])
 def test_short_exp_same_bits(K, dt):
     x = _wide_logits(K, dt)
     y = np.arange(len(x)) % K
@@ -414,9 +447,9 @@ def test_short_exp_same_bits(K, dt):
     for s, w in zip(short, tested, strict=True):
         _same(s, w)
     p = short[0]
-    assert np.isnan(p[[5, 6, 11, 12]]).all()  # nan rows stay nan, whatever the payload
-    assert not np.isnan(p[[0, 1, 2, 3, 4, 7, 8, 9, 10, 13]]).any()
-    z = x[:2].astype(np.float64)  # and the short exp's terms against float64
+    assert np.isnan(p[7::16][[5, 6, 11, 12]]).all()  # nan rows stay nan, whatever the payload
+    assert np.isnan(p).sum() == 4 * K
+    z = x[7:24:16].astype(np.float64)  # and the short exp's terms against float64
     ref = np.exp(z - z.max(axis=1, keepdims=True))
     ref /= ref.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(p[:2], ref, rtol=4 * np.finfo(dt).eps, atol=0)
+    np.testing.assert_allclose(p[7:24:16], ref, rtol=4 * np.finfo(dt).eps, atol=0)

@@ -31,8 +31,8 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
         float tf[4 * CX_TILE], shf[CX_TILE];
         cx_tile_gather_d(xd, off, 1, 2, td, 0);
         cx_tile_gather_f(xf, off, 1, 2, tf, 1);
-        cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt, lse);
-        cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt, lse);
+        cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt, lse, 1);
+        cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt, lse, 0);
         cx_lanes_rowsum(xd, xd, xd, 1, rest, tot, logt, lse);
         cx_label_lanes(xd, xd, xd, lab, 1, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1, lse, 2, val,
                        od, sm, od);

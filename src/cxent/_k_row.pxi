@@ -395,10 +395,12 @@ cdef inline bint _stream_out(Py_ssize_t elements, Py_ssize_t itemsize,
     return elements * itemsize >= _stream_bytes and not new_pages
 
 
-cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
-                            double cap) noexcept nogil:
+cdef inline int _tile_load(Tile* t, const floating* x, Py_ssize_t K,
+                           double cap) noexcept nogil:
     # gather the t.n rows at offsets t.ox transposed, soft-capped when cap != 0, and their
-    # normalisers (cx_tile_rowsum) and log-normalisers
+    # normalisers (cx_tile_rowsum: groups of 16 rows whose terms are all normal numbers take
+    # the exp without the tests for the others, when _fast_rows) and log-normalisers; returns
+    # the number of such groups
     cdef floating* xt = <floating*> t.xt
     cdef Py_ssize_t k
     if floating is float:
@@ -409,11 +411,31 @@ cdef inline void _tile_load(Tile* t, const floating* x, Py_ssize_t K,
         for k in range(K):
             _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)
     if floating is float:
-        cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.sh, t.rest, t.tot, t.logt,
-                         t.lse)
+        return cx_tile_rowsum_f(xt, t.n, K, <float*> t.et, <float*> t.sh, t.rest, t.tot,
+                                t.logt, t.lse, _fast_rows)
     else:
-        cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.sh, t.rest, t.tot, t.logt,
-                         t.lse)
+        return cx_tile_rowsum_d(xt, t.n, K, <double*> t.et, <double*> t.sh, t.rest, t.tot,
+                                t.logt, t.lse, _fast_rows)
+
+
+def _fast_tile(const floating[:, ::1] x):
+    """How many of the groups of 16 rows of one small-K tile (x: 1 to _TILE rows of 1 to
+    _SMALL_K classes) take the exp without the tests for results that are not normal numbers
+    (cx_tile_rowsum's answer).  For tests."""
+    cdef Tile t
+    cdef Py_ssize_t r, n = x.shape[0], K = x.shape[1]
+    cdef int groups
+    if not (0 < n <= _TILE and 0 < K <= _SMALL_K):
+        raise ValueError(f"a tile has 1 to {_TILE} rows of 1 to {_SMALL_K} classes, got "
+                         f"{n} x {K}")
+    if not _tile_alloc(&t, K, sizeof(floating)):
+        raise MemoryError()
+    t.n = n
+    for r in range(n):
+        t.ox[r] = r * K
+    groups = _tile_load(&t, &x[0, 0], K, 0.0)
+    _tile_free(&t)
+    return groups
 
 
 cdef inline bint _tile_streams(const Tile* t, const floating* g, Py_ssize_t sk,

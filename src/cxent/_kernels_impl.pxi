@@ -120,10 +120,10 @@ cdef extern from "_rows.h" nogil:
                               double sm, double wsum, double scale)
     LabelTerms cx_label_zloss(LabelTerms o, double ey, RowSum r, double scale, double zl,
                               double lse)
-    void cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* sh,
-                          double* rest, double* tot, double* logt, double* lse)
-    void cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* sh,
-                          double* rest, double* tot, double* logt, double* lse)
+    int cx_tile_rowsum_d(double* xt, Py_ssize_t n, Py_ssize_t K, double* et, double* sh,
+                         double* rest, double* tot, double* logt, double* lse, int fast_ok)
+    int cx_tile_rowsum_f(float* xt, Py_ssize_t n, Py_ssize_t K, float* et, float* sh,
+                         double* rest, double* tot, double* logt, double* lse, int fast_ok)
     void cx_lanes_rowsum(const double* m, const double* acc, const double* cnt, Py_ssize_t n,
                          double* rest, double* tot, double* logt, double* lse)
     void cx_label_lanes(const double* xy, const double* ey, const double* wy,

@@ -101,41 +101,61 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    (calling it through arrays cost 5 % at K = 2-16).  Rows are taken 16 at a time (the tile's
    padding rows up to a multiple of 16 are zeroed and computed, not used), so the per-row arrays
    need room for CX_TILE rows. */
-#define CX_TILE_ROWSUM(T, SUF)                                                                \
-    CX_INLINE void cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *sh,        \
-                                        double *rest, double *tot, double *logt,              \
-                                        double *lse) {                                        \
+#define CX_TILE_TERMS(T, SUF, EXPM, MODE)                                                     \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                       \
+        const T *c = xt + k * CX_TILE + r0;                                                   \
+        T *e = et + k * CX_TILE + r0;                                                         \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) {                                                        \
+            T v = EXPM(c[j], s[j], MODE);                                                     \
+            int top = c[j] == s[j];                                                           \
+            e[j] = v;                                                                         \
+            /* v zeroed by a mask before the conversion (a select would be turned into two  \
+               of doubles, each after an addition) */                                        \
+            acc[j] += (double)cx_keep_##SUF(v, !top);                                         \
+            cnt[j] += top ? (T)1 : (T)0;                                                      \
+        }                                                                                     \
+    }
+#define CX_TILE_ROWSUM(T, SUF, SPAN)                                                          \
+    CX_INLINE int cx_tile_rowsum_##SUF(T *xt, ptrdiff_t n, ptrdiff_t K, T *et, T *sh,         \
+                                       double *rest, double *tot, double *logt, double *lse,  \
+                                       int fast_ok) {                                         \
+        int fast_groups = 0;                                                                  \
         ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
         for (ptrdiff_t k = 0; k < K; k++)                                                     \
             for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
         for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) {                                           \
-            T m[16], s[16];                                                                   \
+            T m[16], s[16], lo[16], z[16];                                                    \
             double acc[16];                                                                   \
             T cnt[16]; /* counts of at most CX_SMALL_K: exact in either type */               \
+            int slow = 0;                                                                     \
             /* the sums start at -0.0, which adds like 0.0 (every term is +0.0 or more) but is \
                not a byte pattern: GCC turns a loop storing 0.0 into memset (rep stos) */      \
             CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) { m[j] = -INFINITY; acc[j] = -0.0; cnt[j] = -0.0; }   \
-            for (ptrdiff_t k = 0; k < K; k++) {                                               \
-                const T *c = xt + k * CX_TILE + r0;                                           \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) m[j] = c[j] > m[j] ? c[j] : m[j];                \
+            for (int j = 0; j < 16; j++) {                                                    \
+                m[j] = -INFINITY; lo[j] = INFINITY; z[j] = -0.0; acc[j] = -0.0; cnt[j] = -0.0; \
             }                                                                                 \
-            CX_PRAGMA(omp simd)                                                               \
-            for (int j = 0; j < 16; j++) s[j] = m[j] > -INFINITY ? m[j] : (T)0;               \
+            /* the maximum, and as cx_max_* for a row, the minimum and the sum of x * 0 (nan \
+               for a nan or an infinity): whether all the terms are normal numbers */        \
             for (ptrdiff_t k = 0; k < K; k++) {                                               \
                 const T *c = xt + k * CX_TILE + r0;                                           \
-                T *e = et + k * CX_TILE + r0;                                                 \
                 CX_PRAGMA(omp simd)                                                           \
                 for (int j = 0; j < 16; j++) {                                                \
-                    T v = cx_expm_tile_##SUF(c[j], s[j]);                                     \
-                    int top = c[j] == s[j];                                                   \
-                    e[j] = v;                                                                 \
-                    /* v zeroed by a mask before the conversion (a select would be turned into \
-                       two of doubles, each after an addition) */                            \
-                    acc[j] += (double)cx_keep_##SUF(v, !top);                                 \
-                    cnt[j] += top ? (T)1 : (T)0;                                              \
+                    m[j] = c[j] > m[j] ? c[j] : m[j];                                         \
+                    lo[j] = c[j] < lo[j] ? c[j] : lo[j];                                      \
+                    z[j] += c[j] * (T)0;                                                      \
                 }                                                                             \
+            }                                                                                 \
+            CX_PRAGMA(omp simd reduction(| : slow))                                           \
+            for (int j = 0; j < 16; j++) {                                                    \
+                s[j] = m[j] > -INFINITY ? m[j] : (T)0;                                        \
+                slow |= !(z[j] == 0 && m[j] - lo[j] <= (T)(SPAN));                            \
+            }                                                                                 \
+            if (fast_ok && !slow) {                                                           \
+                CX_TILE_TERMS(T, SUF, CX_TILE_EXPM_##SUF, CX_EXP_NORMAL)                      \
+                fast_groups++;                                                                \
+            } else {                                                                          \
+                CX_TILE_TERMS(T, SUF, CX_TILE_EXPM_##SUF, CX_EXP_MASKED)                      \
             }                                                                                 \
             CX_PRAGMA(omp simd)                                                               \
             for (int j = 0; j < 16; j++) {                                                    \
@@ -147,10 +167,12 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 lse[r0 + j] = (double)s[j] + q.log_total;                                     \
             }                                                                                 \
         }                                                                                     \
+        return fast_groups;                                                                   \
     }
-CX_TILE_ROWSUM(double, d)
-CX_TILE_ROWSUM(float, f)
+CX_TILE_ROWSUM(double, d, 700.0)
+CX_TILE_ROWSUM(float, f, 86.0)
 #undef CX_TILE_ROWSUM
+#undef CX_TILE_TERMS
 
 /* The normalisers of n rows from their maxima m[r], sums acc[r] of the terms other than the
    maximum's and counts cnt[r] of the maximum (the row path's _sum_exp_rest), one row per lane:

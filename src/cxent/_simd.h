@@ -191,9 +191,10 @@ CX_INLINE float cx_exp_diff_f(float a, float b) { return cx_exp_diff_core_f(a, b
    (rows, tiles, strided rows), so that they agree to the bit */
 CX_INLINE double cx_expm_d(double a, double s) { return cx_exp_core_d(a - s, 0); }
 CX_INLINE float cx_expm_f(float a, float s) { return cx_exp_diff_core_f(a, s, 0); }
-/* the same values, for the tiles' sums (CX_EXP_MASKED) */
-CX_INLINE double cx_expm_tile_d(double a, double s) { return cx_expm_d(a, s); }
-CX_INLINE float cx_expm_tile_f(float a, float s) { return cx_exp_diff_core_f(a, s, CX_EXP_MASKED); }
+/* the same values, for the tiles' sums (CX_EXP_MASKED, or CX_EXP_NORMAL for tiles whose terms
+   are all normal numbers; doubles take no mask: MASKED is 0 for them) */
+#define CX_TILE_EXPM_d(a, s, MODE) cx_exp_core_d((a) - (s), (MODE) == CX_EXP_NORMAL ? (MODE) : 0)
+#define CX_TILE_EXPM_f(a, s, MODE) cx_exp_diff_core_f((a), (s), (MODE))
 
 /* tanh(v), vectorizable (the logit soft cap): for |v| < 0.625, |v| + |v|^3 q(v^2) with q of
    degree 10 fitted (least squares at Chebyshev nodes, in 40-digit arithmetic); above, with
