@@ -395,7 +395,7 @@ def test_which_rows_take_the_short_exp():
 def test_which_tiles_take_the_short_exp():
     # the tiles decide for groups of 16 rows (cx_tile_rowsum): all of them must pass the rule
     for dt, span in SPAN.items():
-        for K in (1, 5, 40):
+        for K in (4, 5, 40):
             tile = np.zeros((32, K), dt)
             assert kernels._fast_tile(tile) == 2, (dt, K)
             assert kernels._fast_tile(tile[:17]) == 2  # a partial group, zero-padded
@@ -404,17 +404,17 @@ def test_which_tiles_take_the_short_exp():
                 t = tile.copy()
                 t[r, k] = -(span - 1.0)
                 assert kernels._fast_tile(t) == 2, (dt, K, r)
-                if K > 1:  # (a row of one element spans nothing)
-                    t[r, k] = -(span + 1.0)
-                    assert kernels._fast_tile(t) == 1, (dt, K, r)
+                t[r, k] = -(span + 1.0)
+                assert kernels._fast_tile(t) == 1, (dt, K, r)
                 for v in (np.nan, _nan_with_payload(dt), np.inf, -np.inf):
                     t = tile.copy()
                     t[r, k] = v
                     assert kernels._fast_tile(t) == 1, (dt, K, r, v)
             assert kernels._fast_tile(np.full((32, K), 1e30, dt)) == 2  # large, within the span
+        assert kernels._fast_tile(np.zeros((32, 3), dt)) == 0  # (CX_TILE_FAST_K)
         old = kernels._set_fast_rows(False)
         try:
-            assert kernels._fast_tile(np.zeros((32, 3), dt)) == 0
+            assert kernels._fast_tile(np.zeros((32, 4), dt)) == 0
         finally:
             kernels._set_fast_rows(old)
     with pytest.raises(ValueError, match="1 to 32 rows of 1 to 40 classes, got 33 x 3"):
