@@ -199,6 +199,28 @@ def test_float32_log_softmax_within_2_ulp(K, rng):
     np.testing.assert_allclose(got[:100, 0], want[:100, 0], rtol=2e-7)
 
 
+@pytest.mark.parametrize("K", [41, 100, 1000])
+def test_float64_softmax_rows_within_a_few_ulp(K, rng):
+    # the row path (more than 40 classes) in float64: against a long double reference of the
+    # same rounded differences x - max (the kernel forms them in float64): exp within about
+    # 1 ulp, the float64 normaliser a few 2^-53 off, 1 / total and the product rounded once
+    # each: 4 ulp measured at K = 1,000; rows with tied maxima, a dominant maximum, a term far
+    # below it (subnormal: the exp with its tests), a term that is 0, all equal
+    x = rng.standard_normal((64, K)) * 4
+    x[1, :3] = x[1].max() + 1.0
+    x[2, 5] += 60.0
+    x[3, 7] = x[3].max() - 740.0
+    x[4, 9] = -np.inf
+    x[5, :] = 2.5
+    e = np.exp((x - x.max(axis=1, keepdims=True)).astype(np.longdouble))
+    want = (e / e.sum(axis=1, keepdims=True)).astype(np.float64)
+    got = cxent.softmax(x)
+    assert (np.abs(got - want) / np.spacing(np.abs(want))).max() <= 5.0
+    np.testing.assert_array_equal(got[5], np.full(K, 1.0 / K))
+    np.testing.assert_array_equal(got[1, :3], np.full(3, got[1, 0]))
+    assert 0 < got[3, 7] < 1e-300 and got[4, 9] == 0
+
+
 @pytest.mark.parametrize("K", [5, 40, 100, 1000])
 def test_float32_softmax_within_a_few_ulp(K, rng):
     # exp within 1 ulp, float32 pair sums (2^-24), the float64 factor applied with one
