@@ -104,10 +104,12 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    With fast_ok and K >= CX_TILE_FAST_K, a group of 16 rows whose terms are all normal numbers
    (the rule of cx_max_* for a row: every element finite and within SPAN of its row's maximum)
    takes CX_EXP_NORMAL's exp, the same bits in fewer operations; returns the number of such
-   groups.  AVX2 build, one thread, 4M elements, against the exp with its tests for all:
-   cross-entropy + gradient float32 K = 8-40 6-11 % faster, float64 2-9 %; softmax float64
-   K = 8-40 10-12 %, float32 2-4 %.  Below CX_TILE_FAST_K the test costs more than it saves
-   (softmax float32 K = 2 8 % slower, K = 3 2 %). */
+   groups.  AVX2 build, one thread, 4M elements, against the exp with its tests for all (min
+   of 5 rounds): cross-entropy + gradient float32 K = 8-40 0-7 % faster, float64 K = 17-40
+   4-7 % (K = 8 within 1 %); softmax float32 K = 8-40 6-11 %, float64 9-14 %.  Below
+   CX_TILE_FAST_K the test cost more than it saved (softmax float32 K = 2 5-8 % slower); with
+   the test a constant 0 there, K = 2 is still 2-4 % slower than before this rule (12 % more
+   instructions in the tile's load by callgrind: the compiler's code around the same loops). */
 #define CX_TILE_FAST_K 4
 #define CX_TILE_TERMS(T, SUF, EXPM, MODE)                                                     \
     for (ptrdiff_t k = 0; k < K; k++) {                                                       \
