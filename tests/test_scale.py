@@ -235,8 +235,10 @@ def test_linear_cross_entropy_peak_memory_is_a_small_fraction(rng):
 def dask_client():
     pytest.importorskip("dask.array")
     distributed = pytest.importorskip("distributed")
+    # ":0": the dashboard on any free port (None still takes 8787), so that suites run side by
+    # side (test_isa.py's sweep of the other builds) do not collide
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=":0", silence_logs=40)
     client = distributed.Client(cluster)
     yield client
     client.close()
