@@ -221,15 +221,42 @@ def test_float64_softmax_rows_within_a_few_ulp(K, rng):
     assert 0 < got[3, 7] < 1e-300 and got[4, 9] == 0
 
 
-@pytest.mark.parametrize("K", [5, 40, 100, 1000])
+@pytest.mark.parametrize("K", [5, 40, 100, 191, 192, 1000, 5000])
 def test_float32_softmax_within_a_few_ulp(K, rng):
     # exp within 1 ulp, float32 pair sums (2^-24), the float64 factor applied with one
-    # rounding: 1.84 ulp measured on 200,000 elements with FMA, 2.01 in the baseline build
+    # rounding: 1.84 ulp measured on 200,000 elements with FMA, 2.01 in the baseline build.
+    # From 192 classes the normaliser is the terms' compensated sum (cx_sumexp_total_f, over
+    # blocks of 512): 1.73 ulp measured at K = 192-5,000
     x = (rng.standard_normal((max(500, 200_000 // K), K)) * 4).astype(np.float32)
     want = ref_softmax(x)
     ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
     assert (np.abs(cxent.softmax(x) - want) / ulp).max() <= 2.25
     assert (np.abs(cxent.softmax(x[:, ::-1]) - want[:, ::-1]) / ulp[:, ::-1]).max() <= 2.25
+
+
+@pytest.mark.parametrize("K", [192, 1000, 5000])
+def test_float32_softmax_compensated_rows_special_values(K):
+    # rows of 192 classes or more add every term, the maximum's 1 too, in compensated float32
+    # lanes (cx_sumexp_total_f): nan, infinities, tied and dominant maxima, large logits as in
+    # float64, whose rows take the float64 sums
+    rng = np.random.default_rng(K)
+    x = (rng.standard_normal((9, K)) * 4).astype(np.float32)
+    x[1, 3] = np.nan
+    x[2, K - 5] = np.inf
+    x[3, 7] = -np.inf
+    x[4] = -np.inf
+    x[5, :4] = x[5].max() + 1.0          # tied maxima
+    x[6, K // 2] = x[6].max() + 200.0    # the other terms 0
+    x[7, K // 3] = x[7].max() - 95.0     # a subnormal term (the exp with its tests)
+    x[8] = np.float32(1e30) * (1 + rng.standard_normal(K).astype(np.float32) * 1e-6)
+    got = cxent.softmax(x)
+    want = cxent.softmax(x.astype(np.float64))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(got[[1, 2, 4]]).all() and not np.isnan(got[[0, 3, 5, 6, 7, 8]]).any()
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=3e-7, atol=2e-45)
+    assert got[3, 7] == 0 and got[6, K // 2] == 1 and 0 < got[7, K // 3] < 1e-38
+    np.testing.assert_array_equal(got[5, :4], np.full(4, got[5, 0]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

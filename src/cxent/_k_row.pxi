@@ -98,16 +98,32 @@ cdef inline double _sum_exp_rest(const floating* x, Py_ssize_t K, Py_ssize_t s, 
     return acc
 
 
+cdef inline floating _shift(floating m) noexcept nogil:
+    # the shift of a row with maximum m: m, or 0 for a row without one (no x_k is 0 there)
+    return m if m > -INFINITY else 0
+
+
 cdef inline RowSum _row_sum(const floating* x, Py_ssize_t K, Py_ssize_t s, floating* e,
                             Py_ssize_t se, bint want_log=True) noexcept nogil:
     # The normaliser of one row (cx_rowsum_finish); with e != NULL every exp(x_k - shift) is
     # stored in e (1 at the maximum).
     cdef int fast
     cdef floating m = _row_max(x, K, s, &fast)
-    cdef floating shift = m if m > -INFINITY else 0  # no x_k is 0 in a row without a maximum
     cdef double cnt
-    cdef double acc = _sum_exp_rest(x, K, s, shift, e, se, &cnt, fast)
+    cdef double acc = _sum_exp_rest(x, K, s, _shift(m), e, se, &cnt, fast)
     return cx_rowsum_finish(m, acc, cnt, want_log)
+
+
+cdef RowSum _row_total(const float* x, Py_ssize_t K, float* e) noexcept nogil:
+    # _row_sum of a contiguous float32 row of at least CX_COMP_MIN_K elements, the terms stored
+    # in e (contiguous), for a caller that wants only its shift and total (the softmax):
+    # cx_sumexp_total_f's compensated sums; the rest may be the total less the count, not
+    # accurate by itself.  Not inline: inlined, it cost the shorter rows' path more per row.
+    cdef int fast
+    cdef float m = _row_max(x, K, 1, &fast)
+    cdef double cnt
+    cdef double acc = cx_sumexp_total_f(x, K, _shift(m), e, &cnt, fast)
+    return cx_rowsum_finish(m, acc, cnt, False)
 
 
 cdef inline floating _softcap(floating v, double cap) noexcept nogil:
@@ -491,7 +507,7 @@ cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K,
     for r in range(t.n):
         xr = x + t.ox[r]
         m = _row_max(xr, K, 1, &fast)
-        sh[r] = m if m > -INFINITY else 0
+        sh[r] = _shift(m)
         t.rmax[r] = m
         t.racc[r] = _sum_exp_rest(xr, K, 1, sh[r], e + t.og[r] if e != NULL else NULL, 1,
                                   &t.rcnt[r], fast)

@@ -39,9 +39,14 @@ ctypedef struct BackwardArgs:
 
 cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_ssize_t so,
                               Py_ssize_t K) noexcept nogil:
-    cdef RowSum q = _row_sum(x, K, sx, o, so, False)
-    cdef double inv = 1.0 / q.total
+    cdef RowSum q
+    cdef double inv
     cdef Py_ssize_t k
+    if floating is float and sx == 1 and so == 1 and K >= CX_COMP_MIN_K:
+        q = _row_total(x, K, o)
+    else:
+        q = _row_sum(x, K, sx, o, so, False)
+    inv = 1.0 / q.total
     if so == 1:
         _scale(o, o, K, inv)
     else:

@@ -76,6 +76,8 @@ cdef extern from "_simd.h" nogil:
                             int fast)
     double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count,
                             int fast)
+    double cx_sumexp_total_f(const float* x, Py_ssize_t n, float m, float* e, double* count,
+                             int fast)
     double cx_mul1_d(double e, double c)
     float cx_mul1_f(float e, double c)
     void cx_scale_d(const double* e, double* g, Py_ssize_t n, double c)
@@ -86,6 +88,7 @@ cdef extern from "_simd.h" nogil:
     void cx_logsub_f(const float* x, float* o, Py_ssize_t n, float m, double c)
     enum: CX_TILE
     enum: CX_SMALL_K
+    enum: CX_COMP_MIN_K
     void cx_tile_scale_d(double* et, const double* c, Py_ssize_t n, Py_ssize_t K)
     void cx_tile_scale_f(float* et, const double* c, Py_ssize_t n, Py_ssize_t K)
     void cx_tile_logsub_d(const double* xt, double* o, const double* m, const double* c,

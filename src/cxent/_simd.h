@@ -354,7 +354,25 @@ CX_ROW_MAX(float, f)
 
    float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair) before
    the float64 lanes, so the converts cost half as much.  Counts are int32 per lane: exact for
-   rows of up to 2^35 elements. */
+   rows of up to 2^35 elements.
+
+   cx_sumexp_total_f: the same parts for a caller that needs only their sum, count + rest (the
+   softmax, whose logarithm nobody takes): its blocks of 32 add every term, the maximum's 1
+   too, to float32 lanes that start at CX_COMP_BASE, each addition's rounding error kept exactly
+   in a second lane (Fast2Sum: a lane is at least 4, a term at most 1), both lanes going to the
+   float64 ones every CX_COMP_BLOCK elements.  No comparison, mask, count or conversion per
+   element: the maximum and the sum of a row of 1,000 in 1.65 instead of 1.85 cycles per
+   element (the two loops alone, AVX2).  Accuracy: a lane's block of 32 terms keeps each
+   addition's error e exactly (|e| <= the term, and half an ulp of a lane under 4 + 32 at most);
+   the second lane adds the 32 errors within 32 2^-24 = 2^-19 of their sum, itself at most
+   min(S, 2^-19 (4 + S)) for a block's sum S: at most 2^-35 while S <= 4, 2^-37 S above.  The
+   row's total being at least 1 and at least the blocks' sum, the result is within about
+   K 2^-40 of the terms' exact sum, relative (2^-30 at K = 1,000; 2^-24.4 at 50,257 in the worst
+   case, where the pairs' rounding of cx_sumexp_rest_f allows 2^-24).  Measured: the same
+   float64 number as a long double sum of the terms, rows of 1,000 to 50,257.  The rest it
+   returns is then not accurate by itself when it is tiny. */
+#define CX_COMP_BASE 4.0f
+#define CX_COMP_BLOCK 512
 #define CX_SUMEXP_LANE(T, EXPM, a, STORE, MODE)                                               \
     {                                                                                         \
         T v_ = EXPM(a, m, MODE);                                                              \
@@ -412,6 +430,38 @@ CX_ROW_MAX(float, f)
         }                                                                                     \
         k0 = n;                                                                               \
     }
+/* the blocks of 32 of cx_sumexp_total_f: every term, compensated (STORE0/1 as above) */
+#define CX_COMP_ADD(v)                                                                        \
+    {                                                                                         \
+        float t_ = hi[j] + (v);                                                               \
+        lo[j] += (v) - (t_ - hi[j]);                                                          \
+        hi[j] = t_;                                                                           \
+    }
+#define CX_SUMEXP_BODY_TOTAL_F(STORE, STORE0, STORE1, MODE)                                   \
+    while (k0 + 32 <= n) {                                                                    \
+        ptrdiff_t k1 = n - k0 > CX_COMP_BLOCK ? k0 + CX_COMP_BLOCK : n;                       \
+        float hi[16], lo[16];                                                                 \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) { hi[j] = CX_COMP_BASE; lo[j] = 0.0f; }                  \
+        for (; k0 + 32 <= k1; k0 += 32) {                                                     \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) {                                                    \
+                float a0 = x[k0 + j], a1 = x[k0 + 16 + j];                                    \
+                float v0 = cx_exp_diff_core_f(a0, m, MODE);                                   \
+                float v1 = cx_exp_diff_core_f(a1, m, MODE);                                   \
+                STORE0 STORE1                                                                 \
+                CX_COMP_ADD(v0)                                                               \
+                CX_COMP_ADD(v1)                                                               \
+            }                                                                                 \
+        }                                                                                     \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++)                                                          \
+            lane_acc[j] += ((double)hi[j] - (double)CX_COMP_BASE) + (double)lo[j];            \
+    }                                                                                         \
+    for (; k0 + 16 <= n; k0 += 16) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_f, x[k0 + j], STORE, MODE) \
+    }
 /* the blocks of a row of more than CX_SMALL_K elements, the terms stored in e when it is given,
    by the exp of MODE (a constant: one copy of the loops per mode) */
 #define CX_SUMEXP_BLOCKS(T, BODY, EXPM, MODE)                                                 \
@@ -422,9 +472,8 @@ CX_ROW_MAX(float, f)
     }                                                                                         \
     if (k0 < n) CX_SUMEXP_LAST(T, EXPM, MODE)
 /* `fast` (cx_max_*'s answer for the row): the terms by CX_EXP_NORMAL's exp, the same bits */
-#define CX_SUMEXP_REST(T, SUF, BODY, EXPM)                                                    \
-    CX_INLINE double cx_sumexp_rest_##SUF(const T *x, ptrdiff_t n, T m, T *e,               \
-                                          double *count, int fast) {                          \
+#define CX_SUMEXP_REST(T, NAME, BODY, EXPM)                                                   \
+    CX_INLINE double NAME(const T *x, ptrdiff_t n, T m, T *e, double *count, int fast) {      \
         double lane_acc[16], tail = 0.0, tail_cnt = 0.0;                                      \
         int32_t lane_cnt[16];                                                                 \
         ptrdiff_t k0 = 0;                                                                     \
@@ -447,9 +496,16 @@ CX_ROW_MAX(float, f)
         *count = (double)lane_cnt[0] + tail_cnt;                                              \
         return lane_acc[0] + tail;                                                            \
     }
-CX_SUMEXP_REST(double, d, CX_SUMEXP_BODY_D, CX_EXPM_d)
-CX_SUMEXP_REST(float, f, CX_SUMEXP_BODY_F, CX_EXPM_f)
+CX_SUMEXP_REST(double, cx_sumexp_rest_d, CX_SUMEXP_BODY_D, CX_EXPM_d)
+CX_SUMEXP_REST(float, cx_sumexp_rest_f, CX_SUMEXP_BODY_F, CX_EXPM_f)
+CX_SUMEXP_REST(float, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
 #undef CX_SUMEXP_REST
+#undef CX_SUMEXP_BODY_TOTAL_F
+#undef CX_COMP_ADD
+/* the shortest row for cx_sumexp_total_f; shorter ones take cx_sumexp_rest_f: below it the
+   blocks' setup cost more than the compensated sums saved (the two loops alone at K = 128: 2 %
+   slower, 160 even, 192 5 % and 256 7 % faster) */
+#define CX_COMP_MIN_K 192
 #undef CX_SUMEXP_BODY_F
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
