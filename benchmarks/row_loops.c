@@ -12,10 +12,13 @@
  *   sumexp     cx_sumexp_rest_f with the terms stored (softmax, cross-entropy + gradient), by
  *              the exp for rows of normal terms (CX_EXP_NORMAL; -DFAST=0: the exp for any row)
  *   sums only  the same without storing them (log_softmax, logsumexp, loss without gradient)
+ *   total      cx_sumexp_total_f with the terms stored: the softmax's compensated sums (rows of
+ *              CX_COMP_MIN_K or more take it)
  *   exp        the terms cx_exp_diff_core_f alone, stored: the exp's part of sumexp
  *   scale      cx_scale_f in place: the gradient's / softmax's last pass
  * Cycles come from the time and a clock measured first by a chain of dependent integer adds
- * (one per cycle).  Used for the speed guide's session-14 notes (docs/guide/speed.md). */
+ * (one per cycle).  Used for the speed guide's session-14 and session-16 notes
+ * (docs/guide/speed.md) and the cycle counts of cx_sumexp_total_f in _simd.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -49,10 +52,10 @@ static __attribute__((noinline)) void exp_only(const float *x, ptrdiff_t n, floa
     for (ptrdiff_t k = 0; k < n; k++) e[k] = cx_exp_diff_core_f(x[k], m, 0);
 }
 
-enum { ROWS = 16, ROUNDS = 15, LOOPS = 5 };
+enum { ROWS = 16, ROUNDS = 15, LOOPS = 6 };
 
 int main(int argc, char **argv) {
-    static const char *name[LOOPS] = {"max", "sumexp", "sums only", "exp", "scale"};
+    static const char *name[LOOPS] = {"max", "sumexp", "sums only", "total", "exp", "scale"};
     const char *defaults[] = {"100", "1000", "4000"};
     int nk = argc > 1 ? argc - 1 : 3;
     double hz = clock_hz();
@@ -78,7 +81,8 @@ int main(int argc, char **argv) {
                     case 0: sink += cx_max_f(xr, K, &fast); break;
                     case 1: sink += cx_sumexp_rest_f(xr, K, 3.0f, er, &c, FAST); break;
                     case 2: sink += cx_sumexp_rest_f(xr, K, 3.0f, NULL, &c, FAST); break;
-                    case 3: exp_only(xr, K, 3.0f, er); break;
+                    case 3: sink += cx_sumexp_total_f(xr, K, 3.0f, er, &c, FAST); break;
+                    case 4: exp_only(xr, K, 3.0f, er); break;
                     default: cx_scale_f(er, er, K, 0.999); break;
                     }
                 }

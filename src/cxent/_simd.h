@@ -361,8 +361,9 @@ CX_ROW_MAX(float, f)
    too, to float32 lanes that start at CX_COMP_BASE, each addition's rounding error kept exactly
    in a second lane (Fast2Sum: a lane is at least 4, a term at most 1), both lanes going to the
    float64 ones every CX_COMP_BLOCK elements.  No comparison, mask, count or conversion per
-   element: the maximum and the sum of a row of 1,000 in 1.65 instead of 1.85 cycles per
-   element (the two loops alone, AVX2).  Accuracy: a lane's block of 32 terms keeps each
+   element: benchmarks/row_loops.c (AVX2) at K = 1,000 1.42-1.44 cycles per element against
+   1.57-1.59 for cx_sumexp_rest_f with the terms stored, at K = 4,096 1.35-1.39 against
+   1.51-1.56.  Accuracy: a lane's block of 32 terms keeps each
    addition's error e exactly (|e| <= the term, and half an ulp of a lane under 4 + 32 at most);
    the second lane adds the 32 errors within 32 2^-24 = 2^-19 of their sum, itself at most
    min(S, 2^-19 (4 + S)) for a block's sum S: at most 2^-35 while S <= 4, 2^-37 S above.  The
@@ -381,6 +382,12 @@ CX_ROW_MAX(float, f)
         lane_cnt[j] += c_;                                                                    \
         lane_acc[j] += c_ ? 0.0 : (double)v_;                                                 \
     }
+/* blocks of 16 from k0, one term per lane */
+#define CX_SUMEXP_16(T, EXPM, STORE, MODE)                                                    \
+    for (; k0 + 16 <= n; k0 += 16) {                                                          \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(T, EXPM, x[k0 + j], STORE, MODE)          \
+    }
 #define CX_SUMEXP_BODY_F(STORE, STORE0, STORE1, MODE)                                         \
     for (; k0 + 32 <= n; k0 += 32) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -393,15 +400,8 @@ CX_ROW_MAX(float, f)
             lane_acc[j] += (double)((c0 ? 0.0f : v0) + (c1 ? 0.0f : v1));                     \
         }                                                                                     \
     }                                                                                         \
-    for (; k0 + 16 <= n; k0 += 16) {                                                          \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_f, x[k0 + j], STORE, MODE) \
-    }
-#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE)                                         \
-    for (; k0 + 16 <= n; k0 += 16) {                                                          \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(double, CX_EXPM_d, x[k0 + j], STORE, MODE) \
-    }
+    CX_SUMEXP_16(float, CX_EXPM_f, STORE, MODE)
+#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE) CX_SUMEXP_16(double, CX_EXPM_d, STORE, MODE)
 /* the last 16 elements again, counting only the n - k0 not done yet (rows of more than 16) */
 #define CX_SUMEXP_LAST(T, EXPM, MODE)                                                         \
     {                                                                                         \
@@ -458,10 +458,7 @@ CX_ROW_MAX(float, f)
         for (int j = 0; j < 16; j++)                                                          \
             lane_acc[j] += ((double)hi[j] - (double)CX_COMP_BASE) + (double)lo[j];            \
     }                                                                                         \
-    for (; k0 + 16 <= n; k0 += 16) {                                                          \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(float, CX_EXPM_f, x[k0 + j], STORE, MODE) \
-    }
+    CX_SUMEXP_16(float, CX_EXPM_f, STORE, MODE)
 /* the blocks of a row of more than CX_SMALL_K elements, the terms stored in e when it is given,
    by the exp of MODE (a constant: one copy of the loops per mode) */
 #define CX_SUMEXP_BLOCKS(T, BODY, EXPM, MODE)                                                 \
@@ -503,12 +500,13 @@ CX_SUMEXP_REST(float, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
 #undef CX_SUMEXP_BODY_TOTAL_F
 #undef CX_COMP_ADD
 /* the shortest row for cx_sumexp_total_f; shorter ones take cx_sumexp_rest_f: below it the
-   blocks' setup cost more than the compensated sums saved (the two loops alone at K = 128: 2 %
-   slower, 160 even, 192 5 % and 256 7 % faster) */
+   blocks' setup cost about what the compensated sums saved (benchmarks/row_loops.c, AVX2: K =
+   128 2-3 % slower, 160 1 % faster, 192 3 %, 256 5 %) */
 #define CX_COMP_MIN_K 192
 #undef CX_SUMEXP_BODY_F
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
+#undef CX_SUMEXP_16
 #undef CX_SUMEXP_LAST
 #undef CX_SUMEXP_BLOCKS
 
