@@ -17,7 +17,8 @@
  *   exp        the terms cx_exp_diff_core_f alone, stored: the exp's part of sumexp
  *   scale      cx_scale_f in place: the gradient's / softmax's last pass
  * Cycles come from the time and a clock measured first by a chain of dependent integer adds
- * (one per cycle).  Used for the speed guide's session-14 and session-16 notes
+ * (one per cycle; eight per loop iteration: a loop of one add ran at two cycles per iteration on
+ * Zen 3, which halved the clock it gave).  Used for the speed guide's session-14 and session-16 notes
  * (docs/guide/speed.md) and the cycle counts of cx_sumexp_total_f in _simd.h. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,10 @@ static double clock_hz(void) {
     double best = 1e9;
     for (int w = 0; w < 5; w++) {
         double t0 = now();
-        for (long i = 0; i < n; i++) __asm__ volatile("add $1, %0" : "+r"(v));
+        for (long i = 0; i < n / 8; i++)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                             : "+r"(v));
         double t = now() - t0;
         best = t < best ? t : best;
     }
