@@ -76,7 +76,7 @@ cdef inline floating* _log_softmax_terms(const floating* x, floating* o, Py_ssiz
     # without them the last pass waits for each line.  Contiguous rows not computed in place,
     # float32, and float64 rows of 4 KiB or more.  Measured (benchmarks/ab.py --op log_softmax,
     # AVX2 build on Zen 3, one thread, 8M elements from memory): float32 K = 48-128 (groups)
-    # 13-39 % faster, K = 150-300 1-3 %, K = 512-50,257 19-29 %; float64 K = 512-4,096 4-11 %,
+    # 13-39 % faster, K = 150-300 1-3 %, K = 512-50,257 19-29 %; float64 K = 512-4,096 4-17 %,
     # but K = 48-256 4-10 % slower.
     if sx == 1 and so == 1 and o != x and (floating is float or K * sizeof(floating) >= 4096):
         return o
