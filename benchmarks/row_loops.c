@@ -18,8 +18,8 @@
  *   scale      cx_scale_f in place: the gradient's / softmax's last pass
  * Cycles come from the time and a clock measured first by a chain of dependent integer adds
  * (one per cycle; eight per loop iteration: a loop of one add ran at two cycles per iteration on
- * Zen 3, which halved the clock it gave).  Used for the speed guide's session-14 and session-16 notes
- * (docs/guide/speed.md) and the cycle counts of cx_sumexp_total_f in _simd.h. */
+ * Zen 3, which halved the clock it gave).  Used for the speed guide's notes of sessions 14, 16
+ * and 17 (docs/guide/speed.md) and the cycle counts of cx_sumexp_total_f in _simd.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
