@@ -404,37 +404,31 @@ CX_ROW_MAX(float, f)
 #define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE) CX_SUMEXP_16(double, CX_EXPM_d, STORE, MODE)
 /* the last 16 elements again, counting only the n - k0 not done yet (rows of more than 16):
    lanes J0 to 15 of them, J0 = 8 when lanes 0-7 are all done (a remainder of at most 8: half
-   the exps, the same sums) */
-#define CX_SUMEXP_LAST_LANES(T, EXPM, MODE, J0)                                               \
-    if (e) {                                                                                  \
-        T *el = e + n - 16;                                                                   \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = J0; j < 16; j++) {                                                       \
-            T a_ = xl[j];                                                                     \
-            T v_ = EXPM(a_, m, MODE);                                                         \
-            int ok_ = j >= done, c_ = ok_ && a_ == m;                                         \
-            el[j] = ok_ ? v_ : el[j]; /* e may be x: done lanes keep their term */             \
-            lane_cnt[j] += c_;                                                                \
-            lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                                   \
-        }                                                                                     \
-    } else {                                                                                  \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = J0; j < 16; j++) {                                                       \
-            T a_ = xl[j];                                                                     \
-            T v_ = EXPM(a_, m, MODE);                                                         \
-            int ok_ = j >= done, c_ = ok_ && a_ == m;                                         \
-            lane_cnt[j] += c_;                                                                \
-            lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                                   \
-        }                                                                                     \
+   the exps, the same sums); STORE writes the new terms to e (e may be x: done lanes keep their
+   term) */
+#define CX_SUMEXP_LAST_LANES(T, EXPM, MODE, J0, STORE)                                        \
+    CX_PRAGMA(omp simd)                                                                       \
+    for (int j = J0; j < 16; j++) {                                                           \
+        T a_ = xl[j];                                                                         \
+        T v_ = EXPM(a_, m, MODE);                                                             \
+        int ok_ = j >= done, c_ = ok_ && a_ == m;                                             \
+        STORE                                                                                 \
+        lane_cnt[j] += c_;                                                                    \
+        lane_acc[j] += (ok_ && !c_) ? (double)v_ : 0.0;                                       \
     }
+#define CX_SUMEXP_LAST_STORE e[n - 16 + j] = ok_ ? v_ : e[n - 16 + j];
 #define CX_SUMEXP_LAST(T, EXPM, MODE)                                                         \
     {                                                                                         \
         const T *xl = x + n - 16;                                                             \
         ptrdiff_t done = 16 - (n - k0);                                                       \
-        if (done >= 8) {                                                                      \
-            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 8)                                            \
+        if (e && done >= 8) {                                                                 \
+            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 8, CX_SUMEXP_LAST_STORE)                      \
+        } else if (e) {                                                                       \
+            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 0, CX_SUMEXP_LAST_STORE)                      \
+        } else if (done >= 8) {                                                               \
+            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 8, )                                          \
         } else {                                                                              \
-            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 0)                                            \
+            CX_SUMEXP_LAST_LANES(T, EXPM, MODE, 0, )                                          \
         }                                                                                     \
         k0 = n;                                                                               \
     }
@@ -517,6 +511,7 @@ CX_SUMEXP_REST(float, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
 #undef CX_SUMEXP_16
 #undef CX_SUMEXP_LAST
 #undef CX_SUMEXP_LAST_LANES
+#undef CX_SUMEXP_LAST_STORE
 #undef CX_SUMEXP_BLOCKS
 
 
