@@ -83,9 +83,9 @@ int main(int argc, char **argv) {
                     float *er = e + (it % ROWS) * K;
                     switch (l) {
                     case 0: sink += cx_max_f(xr, K, &fast); break;
-                    case 1: sink += cx_sumexp_rest_f(xr, K, 3.0f, er, &c, FAST); break;
-                    case 2: sink += cx_sumexp_rest_f(xr, K, 3.0f, NULL, &c, FAST); break;
-                    case 3: sink += cx_sumexp_total_f(xr, K, 3.0f, er, &c, FAST); break;
+                    case 1: sink += cx_sumexp_rest_f(xr, K, 3.0f, er, &c, FAST, NULL); break;
+                    case 2: sink += cx_sumexp_rest_f(xr, K, 3.0f, NULL, &c, FAST, NULL); break;
+                    case 3: sink += cx_sumexp_total_f(xr, K, 3.0f, er, &c, FAST, NULL); break;
                     case 4: exp_only(xr, K, 3.0f, er); break;
                     default: cx_scale_f(er, er, K, 0.999); break;
                     }

@@ -12,9 +12,9 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
     acc += cx_mul1_d(xd[0], 0.5) + cx_mul1_f(xf[0], 0.5) + cx_logsub1_d(xd[0], xd[1], 0.5)
            + cx_logsub1_f(xf[0], xf[1], 0.5);
     acc += cx_max_d(xd, n, &fast) + cx_max_f(xf, n, &fast);
-    acc += cx_sumexp_rest_d(xd, n, xd[0], od, &cnt, fast)
-           + cx_sumexp_rest_f(xf, n, xf[0], of, &cnt, fast)
-           + cx_sumexp_total_f(xf, n, xf[0], of, &cnt, fast);
+    acc += cx_sumexp_rest_d(xd, n, xd[0], od, &cnt, fast, xd + n)
+           + cx_sumexp_rest_f(xf, n, xf[0], of, &cnt, fast, xf + n)
+           + cx_sumexp_total_f(xf, n, xf[0], of, &cnt, fast, xf + n);
     cx_scale_d(od, od, n, 0.5);
     cx_scale_f(of, of, n, 0.5);
     cx_logsub_d(xd, od, n, xd[0], 1.0);

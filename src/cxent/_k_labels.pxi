@@ -370,7 +370,8 @@ cdef void _cross_entropy_body(const floating* x, const LabelArgs* a, Py_ssize_t 
             _softcap_run(xr, sxk, buf, K, a.cap)
             xr, sxk = buf, 1
         if state == 1 or lse != NULL:
-            q = _row_sum(xr, K, sxk, grow if state == 1 else NULL, a.sg.k)
+            q = _row_sum(xr, K, sxk, grow if state == 1 else NULL, a.sg.k,
+                         _prefetch_row(x, a.sx, p, K, r + 1 == r1 or buf != NULL))
             if lse != NULL:
                 lse[_at2(a.slse, p)] = <floating> _lse_value(xr, sxk, K, q)
         lv = 0.0
@@ -659,7 +660,7 @@ cdef void _score_body(const floating* x, const ScoreArgs* a, Py_ssize_t r0, Py_s
             continue
         out.counted += 1
         xr = x + _at3(a.sx, p)
-        q = _row_sum(xr, K, sk, e, 1)
+        q = _row_sum(xr, K, sk, e, 1, _prefetch_row(x, a.sx, p, K, r + 1 == r1))
         xy = <double> xr[y * sk] - q.shift
         ey = e[y]
         n = 0
@@ -759,7 +760,7 @@ cdef void _temperature_body(const floating* x, const TemperatureArgs* a, Py_ssiz
         xr = x + _at3(a.sx, p)
         for k in range(K):
             z[k] = a.beta * xr[k * sk]
-        q = _row_sum(z, K, 1, e, 1)
+        q = _row_sum(z, K, 1, e, 1, <double*> NULL)
         mean = 0.0
         for k in range(K):
             mean = cx_fma_d(e[k], <double> xr[k * sk], mean)

@@ -38,14 +38,15 @@ ctypedef struct BackwardArgs:
 # ---- one row ----
 
 cdef inline void _softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_ssize_t so,
-                              Py_ssize_t K) noexcept nogil:
+                              Py_ssize_t K, const floating* pf) noexcept nogil:
+    # pf: the next row, or NULL (_prefetch_row)
     cdef RowSum q
     cdef double inv
     cdef Py_ssize_t k
     if floating is float and sx == 1 and so == 1 and K >= CX_COMP_MIN_K:
-        q = _row_total(x, K, o)
+        q = _row_total(x, K, o, pf)
     else:
-        q = _row_sum(x, K, sx, o, so, False)
+        q = _row_sum(x, K, sx, o, so, pf, False)
     inv = 1.0 / q.total
     if so == 1:
         _scale(o, o, K, inv)
@@ -84,9 +85,10 @@ cdef inline floating* _log_softmax_terms(const floating* x, floating* o, Py_ssiz
 
 
 cdef inline void _log_softmax_row(const floating* x, Py_ssize_t sx, floating* o, Py_ssize_t so,
-                                  Py_ssize_t K) noexcept nogil:
+                                  Py_ssize_t K, const floating* pf) noexcept nogil:
+    # pf: the next row, or NULL (_prefetch_row)
     cdef floating* e = _log_softmax_terms(x, o, sx, so, K)
-    cdef RowSum q = _row_sum(x, K, sx, e, 1)
+    cdef RowSum q = _row_sum(x, K, sx, e, 1, pf)
     _log_softmax_out(x, sx, o, so, K, <floating> q.shift, q.log_total)
 
 
@@ -216,7 +218,8 @@ cdef void _softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
     if _rows_by_tiles(x, a, r0, r1, False):
         return
     for r in range(r0, r1):
-        _softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, a.K)
+        _softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, a.K,
+                     _prefetch_row(x, a.sx, p, a.K, r + 1 == r1))
         _next(&p)
 
 
@@ -240,7 +243,8 @@ cdef void _log_softmax_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         _tile_free(&t)
         return
     for r in range(r0, r1):
-        _log_softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, K)
+        _log_softmax_row(x + _at3(a.sx, p), a.sx.k, o + _at3(a.so, p), a.so.k, K,
+                         _prefetch_row(x, a.sx, p, K, r + 1 == r1))
         _next(&p)
 
 
@@ -269,7 +273,8 @@ cdef void _lse_body(const floating* x, const RowsArgs* a, Py_ssize_t r0,
         return
     for r in range(r0, r1):
         row = x + _at3(a.sx, p)
-        q = _row_sum(row, K, a.sx.k, <floating*> NULL, 0)
+        q = _row_sum(row, K, a.sx.k, <floating*> NULL, 0,
+                     _prefetch_row(x, a.sx, p, K, r + 1 == r1))
         o[_at2(a.sl, p)] = <floating> _lse_value(row, a.sx.k, K, q)
         _next(&p)
 

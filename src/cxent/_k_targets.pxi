@@ -126,7 +126,8 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
             _softcap_run(xr, sxk, buf, K, a.cap)
             xr, sxk = buf, 1
         if rwv != 0 or lse != NULL:
-            q = _row_sum(xr, K, sxk, grow, a.sg.k)
+            q = _row_sum(xr, K, sxk, grow, a.sg.k,
+                         _prefetch_row(x, a.sx, p, K, r + 1 == r1 or buf != NULL))
             if lse != NULL:
                 lse[_at2(a.slse, p)] = <floating> _lse_value(xr, sxk, K, q)
         v = _target_pos(xr, sxk, t + _at3(a.st, p), a, q, q.shift + q.log_total, grow, a.sg.k,

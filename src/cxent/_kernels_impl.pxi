@@ -73,11 +73,11 @@ cdef extern from "_simd.h" nogil:
     double cx_max_d(const double* x, Py_ssize_t n, int* fast)
     float cx_max_f(const float* x, Py_ssize_t n, int* fast)
     double cx_sumexp_rest_d(const double* x, Py_ssize_t n, double m, double* e, double* count,
-                            int fast)
+                            int fast, const double* pf)
     double cx_sumexp_rest_f(const float* x, Py_ssize_t n, float m, float* e, double* count,
-                            int fast)
+                            int fast, const float* pf)
     double cx_sumexp_total_f(const float* x, Py_ssize_t n, float m, float* e, double* count,
-                             int fast)
+                             int fast, const float* pf)
     double cx_mul1_d(double e, double c)
     float cx_mul1_f(float e, double c)
     void cx_scale_d(const double* e, double* g, Py_ssize_t n, double c)

@@ -14,3 +14,5 @@ __m128 _mm_movelh_ps(__m128 a, __m128 b);
 __m128 _mm_movehl_ps(__m128 a, __m128 b);
 void _mm_stream_ps(float *p, __m128 a);
 void _mm_sfence(void);
+#define _MM_HINT_T0 1
+void _mm_prefetch(char const *p, int i);
