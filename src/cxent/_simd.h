@@ -384,18 +384,20 @@ CX_ROW_MAX(float, f)
     }
 /* pf (the next row, or NULL): its 128 bytes at the offset of x + k0 fetched into the caches,
    one block of 16 or 32 elements ahead of their use by the next row's maximum, which reads them
-   faster than memory gives them.  In the AVX builds (x86-64 has prefetcht0 from SSE, but the
-   baseline build's blocks are too slow for it to matter). */
-#if defined(__AVX__)
-#include <immintrin.h>
+   faster than memory gives them. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define CX_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#elif defined(__GNUC__)
+#define CX_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define CX_PREFETCH(p) ((void)(p))
+#endif
 #define CX_PREFETCH_NEXT(k0)                                                                  \
     if (pf) {                                                                                 \
-        _mm_prefetch((const char *)(pf + (k0)), _MM_HINT_T0);                                 \
-        _mm_prefetch((const char *)(pf + (k0)) + 64, _MM_HINT_T0);                            \
+        CX_PREFETCH(pf + (k0));                                                               \
+        CX_PREFETCH((const char *)(pf + (k0)) + 64);                                          \
     }
-#else
-#define CX_PREFETCH_NEXT(k0) (void)pf;
-#endif
 /* blocks of 16 from k0, one term per lane */
 #define CX_SUMEXP_16(T, EXPM, STORE, MODE)                                                    \
     for (; k0 + 16 <= n; k0 += 16) {                                                          \
