@@ -350,7 +350,8 @@ CX_ROW_MAX(float, f)
    1).  With m the row maximum (x[k] <= m or nan; m finite or +inf) the whole sum is count +
    rest, and log(sum) = log1p(rest + (count - 1)) keeps its relative accuracy when the other
    terms are tiny.  With e != NULL every term is stored in e[k] (e may be x itself, never a
-   shifted view of it).
+   shifted view of it).  With pf != NULL (the next row) the blocks fetch pf's elements at
+   their offsets into the caches (CX_PREFETCH_NEXT).
 
    float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair) before
    the float64 lanes, so the converts cost half as much.  Counts are int32 per lane: exact for
