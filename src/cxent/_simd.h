@@ -38,6 +38,14 @@
 #define CX_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* SSE2: every x86-64 CPU (the small-K tiles' 4 x 4 transposes, the rows' prefetch). */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define CX_SSE2 1
+#else
+#define CX_SSE2 0
+#endif
+
 /* Hardware fused multiply-add: the x86 FMA builds, and every aarch64 CPU. */
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 #define CX_HAVE_FMA 1
@@ -386,8 +394,7 @@ CX_ROW_MAX(float, f)
 /* pf (the next row, or NULL): its 128 bytes at the offset of x + k0 fetched into the caches,
    one block of 16 or 32 elements ahead of their use by the next row's maximum, which reads them
    faster than memory gives them. */
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
+#if CX_SSE2
 #define CX_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #elif defined(__GNUC__)
 #define CX_PREFETCH(p) __builtin_prefetch(p)
@@ -640,8 +647,7 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
 #define CX_BLOCK_W_D 0
 #define cx_block_d(s, sr, sk, d, dr, dk, stream) ((void)(stream)) /* never called: W == 0 */
 #endif
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
+#if CX_SSE2
 #define CX_BLOCK_W_F 4
 /* a 4 x 4 transpose: 4 contiguous source vectors ss apart, 4 destination ds apart, by ordinary
    or (stream, d 16-byte aligned) non-temporal stores */
