@@ -15,7 +15,7 @@ def _run(*args, cwd=None):
 
 
 def test_tour_shows_the_worked_example(tmp_path):
-    out = _run("tour", cwd=tmp_path)
+    out = _run("tour", "--budget", "0.1", cwd=tmp_path)
     assert "logits z = W @ x          = [1.4 3.2 5. ]" in out
     assert "(rounded: [0.02 0.14 0.84])" in out
     assert "label 2 = 0.17615" in out
@@ -47,23 +47,13 @@ def test_demo_classifies_digits(tmp_path):
         assert (tmp_path / "digits-calibration.png").stat().st_size > 10_000
 
 
-def test_quick_bench_json(tmp_path):
-    out = _run("bench", "--quick", "--ops", "softmax", "--json", str(tmp_path / "b.json"),
-               cwd=tmp_path)
-    assert "cxent" in out
-    assert "GB/s" in out
-    import json
-
-    rep = json.loads((tmp_path / "b.json").read_text())
-    assert {r["op"] for r in rep["rows"]} == {"softmax"}
-    assert all(r["seconds"]["cxent"] > 0 for r in rep["rows"])
-
-
 def test_bench_per_build_and_k_sweep(tmp_path):
-    """--isa runs the benchmark in a child process per build; --k-sweep adds the K table."""
-    out = _run("bench", "--quick", "--ops", "cross_entropy+grad", "--isa", "baseline",
+    """--isa runs the benchmark in a child process per build (which writes its report as JSON);
+    --k-sweep adds the K table."""
+    out = _run("bench", "--quick", "--budget", "0.01", "--ops", "cross_entropy+grad,softmax",
+               "--cases", "2000x10:float64,100x1_000,1x3:float64", "--isa", "baseline",
                "--k-sweep", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
-    assert "######## CXENT_ISA=baseline" in out
+    assert "######## CXENT_ISA=baseline" in out and "GB/s" in out
     assert "baseline build" in out and "K sweep" in out and "% of copy" in out
     assert "builds side by side" in out
     from cxent import _isa
@@ -78,7 +68,11 @@ def test_bench_per_build_and_k_sweep(tmp_path):
 
     rep = json.loads((tmp_path / "b.json").read_text())["builds"]["baseline"]
     assert rep["isa"] == "baseline"
-    assert all(r["grad_out_seconds"] > 0 for r in rep["rows"])
+    assert {(r["op"], r["n"], r["k"], r["dtype"]) for r in rep["rows"]} == {
+        (op, n, k, d) for op in ("cross_entropy+grad", "softmax")
+        for n, k, d in ((2000, 10, "float64"), (100, 1000, "float32"), (1, 3, "float64"))}
+    assert all(r["seconds"]["cxent"] > 0 for r in rep["rows"])
+    assert all(r["grad_out_seconds"] > 0 for r in rep["rows"] if r["op"] == "cross_entropy+grad")
     assert {(r["k"], r["dtype"]) for r in rep["k_sweep"]} == {
         (k, d) for k in (2, 16, 32, 33, 100, 1000) for d in ("float32", "float64")}
     assert all(r["ns_per_element"] > 0 for r in rep["k_sweep"])
@@ -94,3 +88,12 @@ def test_bad_command_line():
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert "builds are baseline, avx2, avx512" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "cxent", "bench", "--cases", "10x10,7:float16"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "expected cases like 100000x10:float64,8192x1000; got '7:float16'" in res.stderr
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        res = subprocess.run([sys.executable, "-m", "cxent", "bench", "--budget", bad],
+                             capture_output=True, text=True)
+        assert res.returncode == 2
+        assert f"expected a positive number of seconds; got {bad!r}" in res.stderr

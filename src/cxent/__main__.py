@@ -19,10 +19,39 @@ def _threads(text):
     return vals
 
 
+def _seconds(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    return v
+
+
+def _cases(text):
+    """NxK or NxK:dtype, comma-separated (dtype float32 or float64; float32 by default)."""
+    cases = []
+    for item in text.split(","):
+        shape, _, dtype = item.strip().partition(":")
+        dtype = dtype or "float32"
+        try:
+            n, k = (int(v.replace("_", "")) for v in shape.lower().split("x"))
+        except ValueError:
+            n = k = 0
+        if n < 1 or k < 1 or dtype not in ("float32", "float64"):
+            raise argparse.ArgumentTypeError(
+                f"expected cases like 100000x10:float64,8192x1000; got {item.strip()!r}")
+        cases.append((n, k, dtype))
+    return cases
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cxent", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("tour", help="the worked example and a quick speed comparison")
+    t = sub.add_parser("tour", help="the worked example and a quick speed comparison")
+    t.add_argument("--budget", type=_seconds, default=3.0, metavar="SECONDS",
+                   help="seconds of timing per case (default 3)")
     d = sub.add_parser("demo", help="softmax regression on 8x8 digit images (needs scikit-learn)")
     d.add_argument("--figure", default="cxent-digits.png", metavar="FILE.png",
                    help="where to save the figure (needs matplotlib; '' for none)")
@@ -38,6 +67,13 @@ def main(argv=None):
     b = sub.add_parser("bench", help="median times and ratios against PyTorch, scikit-learn, "
                                      "SciPy and NumPy")
     b.add_argument("--quick", action="store_true", help="fewer cases, shorter timing")
+    b.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                   help="seconds of timing per function and case (default 1, or 0.3 with "
+                        "--quick); the copy's, the exp's, the K sweep's and linear_cross_entropy's "
+                        "timing scale with it")
+    b.add_argument("--cases", type=_cases, default=None, metavar="NxK[:dtype],...",
+                   help="the shapes to time, e.g. 100000x10:float64,8192x1000 (default: the "
+                        "five cases of the speed guide; dtype float32 unless given)")
     b.add_argument("--threads", type=_threads, default=(1,), metavar="1,2",
                    help="thread counts to measure (default 1)")
     b.add_argument("--ops", default=None, help="comma-separated operations (default: all)")
@@ -56,7 +92,7 @@ def main(argv=None):
     from . import _bench
 
     if args.command in (None, "tour"):
-        _bench.tour()
+        _bench.tour(budget=getattr(args, "budget", 3.0))
     if args.command is None:
         from importlib.util import find_spec
 
@@ -79,7 +115,8 @@ def main(argv=None):
         if args.isa:
             return _bench_builds(args, argv)
         _bench.bench(quick=args.quick, threads=args.threads, ops=ops, json_file=args.json_file,
-                     plot_file=args.plot_file, k_sweep=args.k_sweep)
+                     plot_file=args.plot_file, k_sweep=args.k_sweep, budget=args.budget,
+                     cases=args.cases)
     return 0
 
 

@@ -258,7 +258,7 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def exp_throughput(n=1 << 20):
+def exp_throughput(n=1 << 20, budget=0.3):
     """Elements per second of the selected build's vectorized exp, per dtype (one thread)."""
     from ._isa import kernels
 
@@ -267,7 +267,7 @@ def exp_throughput(n=1 << 20):
         x = np.linspace(-20.0, 20.0, n).astype(dt)
         o = np.empty_like(x)
         res[np.dtype(dt).name] = n / median_time(lambda x=x, o=o: kernels.exp_array(x, o),
-                                                 budget=0.3)
+                                                 budget=budget)
     return res
 
 
@@ -293,11 +293,11 @@ def copy_function(x):
     return lambda: np.copyto(buf, x)
 
 
-def bandwidth_gbs(nbytes=256 << 20):
+def bandwidth_gbs(nbytes=256 << 20, budget=0.5):
     """Read+write bandwidth of one core: GB moved per second by a large copy."""
     a = np.ones(nbytes // 8)
     b = np.empty_like(a)
-    t = median_time(lambda: np.copyto(b, a), min_repeat=5, budget=0.5)
+    t = median_time(lambda: np.copyto(b, a), min_repeat=5, budget=budget)
     return 2 * a.nbytes / t / 1e9
 
 
@@ -307,8 +307,9 @@ def _fmt_time(t):
 
 # ----------------------------------------------------------------------------------------------
 
-def tour(out=print):
-    """The worked example and a quick speed comparison (well under 30 s)."""
+def tour(out=print, budget=3.0):
+    """The worked example and a quick speed comparison (well under 30 s): `budget` seconds of
+    timing per case."""
     out(f"cxent {__version__}: compiled softmax and cross-entropy for NumPy\n")
     W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
     x = np.array([1.0, 2.0, 3.0])
@@ -336,7 +337,7 @@ def tour(out=print):
         out(f"  {n:,} x {k:,} {np.dtype(dt).name}, {nt} thread(s):")
         res = interleaved_medians({name: (lambda f=ops[op], xs=xs, ys=ys: f(xs, ys))
                                    for name, ops in peers.items()
-                                   if ops is not None and op in ops}, budget=3.0)
+                                   if ops is not None and op in ops}, budget=budget)
         base = res.pop("cxent")
         out(f"    {'cxent':8s} {_fmt_time(base)}")
         for name, t in res.items():
@@ -348,16 +349,22 @@ def tour(out=print):
 
 
 def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, out=print,
-          k_sweep=False):
-    """Median times and ratios of every operation against every installed peer."""
+          k_sweep=False, budget=None, cases=None):
+    """Median times and ratios of every operation against every installed peer, on `cases`
+    ((n, k, dtype) triples; CASES, or QUICK_CASES when quick, by default).  `budget`:
+    seconds of timing per function and case (1.0, or 0.3 when quick, by default); the timing
+    of the copy bandwidth, the exp, the K sweep and linear_cross_entropy scales with it (the
+    PyTorch training steps keep their repeats)."""
     from ._isa import name as isa
 
-    cases = QUICK_CASES if quick else CASES
+    cases = cases or (QUICK_CASES if quick else CASES)
     ops = ops or OPS
     row_ops = [op for op in ops if op in ROW_OPS]
-    budget = 0.3 if quick else 1.0
-    bw = bandwidth_gbs()
-    exps = exp_throughput()
+    default = 0.3 if quick else 1.0
+    budget = default if budget is None else budget
+    scale = budget / default
+    bw = bandwidth_gbs(budget=0.5 * scale)
+    exps = exp_throughput(budget=0.3 * scale)
     out(f"cxent {__version__} bench, {isa} build, on {cpu_name()} ({platform.machine()}, "
         f"{os.cpu_count()} CPUs), {platform.python_implementation()} "
         f"{platform.python_version()}, numpy {np.__version__}")
@@ -409,8 +416,8 @@ def bench(quick=False, threads=(1,), ops=None, json_file=None, plot_file=None, o
                     line += f" | best peer {best} x{others[best] / base:.2f}"
                 out(line)
                 rows.append(row)
-    sweep = run_k_sweep(quick, threads, out) if k_sweep else []
-    linear = bench_linear(quick, threads, out) if "linear_cross_entropy" in ops else []
+    sweep = run_k_sweep(quick, threads, out, scale) if k_sweep else []
+    linear = bench_linear(quick, threads, out, scale) if "linear_cross_entropy" in ops else []
     steps = []
     if "torch" in ops:
         from ._bench_torch import bench_torch
@@ -438,13 +445,13 @@ SWEEP_K_QUICK = [2, 16, 32, 33, 100, 1_000]  # --quick: 128K elements
 SWEEP_PEERS = ("torch", "sklearn", "numpy")
 
 
-def run_k_sweep(quick, threads, out=print):
+def run_k_sweep(quick, threads, out=print, scale=1.0):
     """Cross-entropy forward + gradient at a fixed number of elements (4M; N = 4M / K) for K from
     2 to 32,768 (quick: 128K elements, five K), both dtypes: cxent's ns per element (new
     gradient, grad_out=, and new pages where the gradient is large enough to be kept, see
     cross_entropy_variants) and the ratios against PyTorch, scikit-learn and NumPy, all timed
-    in turn (interleaved_medians)."""
-    budget = 0.05 if quick else 0.5
+    in turn (interleaved_medians); `scale` multiplies the timing budget."""
+    budget = (0.05 if quick else 0.5) * scale
     elements = SWEEP_ELEMENTS // 32 if quick else SWEEP_ELEMENTS
     ks = SWEEP_K_QUICK if quick else SWEEP_K
     rows = []
@@ -512,9 +519,10 @@ def _plot_sweep(rows, path, isa, out):
     out(f"wrote {path}")
 
 
-def bench_linear(quick, threads, out=print):
+def bench_linear(quick, threads, out=print, scale=1.0):
     """linear_cross_entropy (chunked, fused) against the naive path: matmul, cross_entropy with
-    gradient, backward matmuls; and PyTorch's naive and fused versions where installed."""
+    gradient, backward matmuls; and PyTorch's naive and fused versions where installed.
+    `scale` multiplies the timing budget."""
     import tracemalloc
 
     n, d, v = (1024, 128, 8192) if quick else (2048, 256, 32768)
@@ -542,7 +550,7 @@ def bench_linear(quick, threads, out=print):
     out(f"\n== linear_cross_entropy: hidden {n} x {d}, weight {v} x {d} float32, forward + "
         f"gradients (full logits would be {full_mb:.0f} MiB)")
     rows = []
-    budget = 0.5 if quick else 2.0
+    budget = (0.5 if quick else 2.0) * scale
     try:
         import torch
     except ImportError:
