@@ -4,11 +4,70 @@ The references here are written directly from the definitions, in float64 NumPy 
 share no code with cxent.
 """
 
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
 import mpmath
 import numpy as np
 import pytest
 
+from cxent import _isa
 from cxent._isa import kernels as _kernels
+
+TESTS = pathlib.Path(__file__).resolve().parent
+# test_isa.py: the whole suite again on every other instruction-set build this CPU runs
+OTHER_BUILDS = [n for n in _isa.available() if n != _isa.name]
+ISA_SWEEP = os.environ.get("CXENT_ISA_SWEEP") != "0"
+_sweep_runs = {}
+
+
+def start_isa_sweep():
+    """The whole suite again with the kernels of each other build, all started at once (once
+    per session); returns {build: (process, log file)}.
+
+    The runs are single-threaded for the most part, so on a machine with two or more cores they
+    go side by side with each other and with this suite (each build's result is still its own
+    test in test_isa.py).  test_isa.py and the command-line tests, which time peers, are left
+    out: --ignore takes paths, --deselect only node ids relative to the rootdir, which an
+    absolute path never matched.  The output goes to files, not pipes, so that a long report
+    cannot block one run while another is awaited."""
+    if _sweep_runs or not OTHER_BUILDS:
+        return _sweep_runs
+    out = pathlib.Path(tempfile.mkdtemp(prefix="cxent-isa-sweep-"))
+    for name in OTHER_BUILDS:
+        log = out / f"{name}.log"
+        with open(log, "w") as f:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                 str(TESTS), "--ignore", str(TESTS / "test_isa.py"),
+                 "--ignore", str(TESTS / "test_main.py")],
+                env={**os.environ, "CXENT_ISA": name, "CXENT_ISA_SWEEP": "0"},
+                stdout=f, stderr=subprocess.STDOUT, cwd=TESTS.parent)
+        _sweep_runs[name] = (proc, log)
+    return _sweep_runs
+
+
+def pytest_collection_finish(session):
+    """Start the other builds' runs as soon as the test that awaits them is collected, so that
+    they go beside the tests before it, not after them."""
+    if ISA_SWEEP and any(getattr(item, "originalname", None)
+                         == "test_suite_passes_on_every_other_build" for item in session.items):
+        start_isa_sweep()
+
+
+def pytest_sessionfinish(session):
+    logs = set()
+    for proc, log in _sweep_runs.values():
+        if proc.poll() is None:  # the session stopped before awaiting it
+            proc.kill()
+            proc.wait()
+        logs.add(log.parent)
+    for d in logs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
