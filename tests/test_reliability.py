@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cxent
-from conftest import as_bits
-
-SWEEP = os.environ.get("CXENT_ISA_SWEEP") == "0"  # nested runs of tests/test_isa.py
+from conftest import ISA_SWEEP, as_bits
 
 # (code, exception type, message pattern): run each in a fresh interpreter, so that a crash is a
 # failed test rather than a dead test run
@@ -195,7 +193,7 @@ def test_no_memory_growth_over_100000_calls():
     assert grown < 4096, f"RSS grew by {grown} KiB"
 
 
-@pytest.mark.skipif(SWEEP, reason="large; run once, not per instruction-set build")
+@pytest.mark.skipif(not ISA_SWEEP, reason="large; run once, not per instruction-set build")
 def test_zero_stride_view_of_4_billion_elements_without_copy():
     row = np.linspace(-3, 3, 1024).astype(np.float32)
     n = 2**22 + 3
@@ -206,7 +204,7 @@ def test_zero_stride_view_of_4_billion_elements_without_copy():
     np.testing.assert_allclose(loss, one, rtol=1e-6)
 
 
-@pytest.mark.skipif(SWEEP, reason="large; run once, not per instruction-set build")
+@pytest.mark.skipif(not ISA_SWEEP, reason="large; run once, not per instruction-set build")
 @pytest.mark.skipif(not sys.platform.startswith("linux"),
                     reason="relies on Linux mapping untouched calloc'd pages to the zero page")
 def test_more_than_2_31_elements():

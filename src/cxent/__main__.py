@@ -23,8 +23,8 @@ def _seconds(text):
     try:
         v = float(text)
     except ValueError:
-        v = float("nan")
-    if not v > 0 or v == float("inf"):
+        v = 0.0
+    if not 0 < v < float("inf"):  # nan too
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
     return v
 
@@ -36,7 +36,7 @@ def _cases(text):
         shape, _, dtype = item.strip().partition(":")
         dtype = dtype or "float32"
         try:
-            n, k = (int(v.replace("_", "")) for v in shape.lower().split("x"))
+            n, k = (int(v) for v in shape.lower().split("x"))
         except ValueError:
             n = k = 0
         if n < 1 or k < 1 or dtype not in ("float32", "float64"):
@@ -50,7 +50,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cxent", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     t = sub.add_parser("tour", help="the worked example and a quick speed comparison")
-    t.add_argument("--budget", type=_seconds, default=3.0, metavar="SECONDS",
+    t.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
                    help="seconds of timing per case (default 3)")
     d = sub.add_parser("demo", help="softmax regression on 8x8 digit images (needs scikit-learn)")
     d.add_argument("--figure", default="cxent-digits.png", metavar="FILE.png",
@@ -92,7 +92,7 @@ def main(argv=None):
     from . import _bench
 
     if args.command in (None, "tour"):
-        _bench.tour(budget=getattr(args, "budget", 3.0))
+        _bench.tour(budget=getattr(args, "budget", None))
     if args.command is None:
         from importlib.util import find_spec
 

@@ -307,9 +307,10 @@ def _fmt_time(t):
 
 # ----------------------------------------------------------------------------------------------
 
-def tour(out=print, budget=3.0):
+def tour(out=print, budget=None):
     """The worked example and a quick speed comparison (well under 30 s): `budget` seconds of
-    timing per case."""
+    timing per case (3 by default)."""
+    budget = 3.0 if budget is None else budget
     out(f"cxent {__version__}: compiled softmax and cross-entropy for NumPy\n")
     W = np.array([[.1, .2, .3], [.4, .5, .6], [.7, .8, .9]])
     x = np.array([1.0, 2.0, 3.0])
