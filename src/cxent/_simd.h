@@ -852,10 +852,18 @@ CX_TILE_PUT(float, f)
    K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 % at K = 24-40) and in the AVX-512
    build (cross-entropy 10-25 %).  Odd K by pairs of rows, against ordinary stores or the stage
    it replaced: cross-entropy float64 K = 19-39 4-18 % faster, K = 17 3-5 %; softmax K = 19-39
-   7-23 % faster, K = 17 3-5 % slower (kept for one rule).  The stage (the rows copied into a
+   7-23 % faster, K = 17 3-5 % slower (K = 17 no longer streams: below).  The stage (the rows copied into a
    contiguous buffer in L1, streamed from there) was slower than ordinary stores for rows under
    256 bytes (float64 K = 17 3 %, float32 K = 33-38 1-7 %). */
 #define CX_STREAM_ROW_BYTES 128
+/* float64 rows of odd K stream from K = 19.  At K = 17 (136 bytes) the pairs of rows gained
+   3-5 % (cross-entropy) and lost 3-5 % (softmax) on the EPYC with AVX-512, and on an Intel Xeon
+   (session 20) cross-entropy + gradient lost 11-16 % in the AVX2 build (4M and 16M elements)
+   and 20 % in the AVX-512 build; by ordinary stores there K = 17 is 15-29 % faster in both
+   builds (cross-entropy into a reused or a new output, softmax), K = 16 and 19 unchanged.  The
+   benchmark's K = 17 cost more per element than K = 16 on both EPYCs too.  K = 19-39 gain on
+   the Intel Xeon as well (3-8 %; K = 25 loses 5-9 %, kept for one rule). */
+#define CX_STREAM_ODD_ROW_BYTES 144
 #if defined(__AVX__)
 #define CX_STREAM 1
 /* Elements [i0, i1) of a tile's rows taken as one run (element i = r K + k, tile[k CX_TILE +
@@ -915,7 +923,8 @@ CX_INLINE void cx_stream_fence(void) { _mm_sfence(); }
 CX_INLINE void cx_stream_fence(void) {}
 #endif
 CX_INLINE int cx_tile_can_stream_d(const double *g, ptrdiff_t K) {
-    return CX_STREAM && K * 8 >= CX_STREAM_ROW_BYTES && (uintptr_t)g % (K % 2 ? 8 : 16) == 0;
+    return CX_STREAM && K * 8 >= (K % 2 ? CX_STREAM_ODD_ROW_BYTES : CX_STREAM_ROW_BYTES) &&
+           (uintptr_t)g % (K % 2 ? 8 : 16) == 0;
 }
 CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
     return CX_STREAM && K * 4 >= CX_STREAM_ROW_BYTES && K % 4 == 0 && (uintptr_t)g % 16 == 0;
