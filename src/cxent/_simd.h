@@ -852,9 +852,9 @@ CX_TILE_PUT(float, f)
    K = 16-40 5-18 %, float32 K = 32-40 3-15 %; softmax 14-24 % at K = 24-40) and in the AVX-512
    build (cross-entropy 10-25 %).  Odd K by pairs of rows, against ordinary stores or the stage
    it replaced: cross-entropy float64 K = 19-39 4-18 % faster, K = 17 3-5 %; softmax K = 19-39
-   7-23 % faster, K = 17 3-5 % slower (K = 17 no longer streams: below).  The stage (the rows copied into a
-   contiguous buffer in L1, streamed from there) was slower than ordinary stores for rows under
-   256 bytes (float64 K = 17 3 %, float32 K = 33-38 1-7 %). */
+   7-23 % faster, K = 17 3-5 % slower (K = 17 no longer streams: below).  The stage (the rows
+   copied into a contiguous buffer in L1, streamed from there) was slower than ordinary stores
+   for rows under 256 bytes (float64 K = 17 3 %, float32 K = 33-38 1-7 %). */
 #define CX_STREAM_ROW_BYTES 128
 /* float64 rows of odd K stream from K = 19.  At K = 17 (136 bytes) the pairs of rows gained
    3-5 % (cross-entropy) and lost 3-5 % (softmax) on the EPYC with AVX-512, and on an Intel Xeon
