@@ -612,7 +612,7 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
    to a tile; pf the next tile's first row) each group of 4 rows first fetches the same rows of
    the next tile into the caches: a small-K tile's rows are read at a burst, faster than the
    hardware's prefetchers run ahead of them (session 20, an Intel Xeon with AVX-512, AVX2 build,
-   cross-entropy + gradient from memory: float64 K = 8-33 4-20 % faster, float32 within 3 %;
+   cross-entropy + gradient from memory: float64 K = 2-33 4-20 % faster, float32 within 4 %;
    softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead gained nothing more). */
 /* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
    d 16-byte aligned) when `nt`, else by `store` */
