@@ -370,6 +370,7 @@ ctypedef struct Tile:
     Py_ssize_t n        # rows in the current tile
     Py_ssize_t skipped  # of them, rows with lab -1 (_label_group)
     bint xrun, grun     # its rows follow each other K elements apart in x / in the output
+    Py_ssize_t xnext    # with xrun: rows that follow them in that run in x, up to n (fetched)
     bint stream         # the output is large (_stream_out): copied out by non-temporal stores
 
 
@@ -398,8 +399,17 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.rmax, t.racc, t.rcnt = d + 14 * T, d + 15 * T, d + 16 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     t.xrun = t.grun = t.stream = False
+    t.xnext = 0
     memset(d, 0, 17 * T * sizeof(double))
     return True
+
+
+cdef inline void _tile_x(Tile* t, Str3 sx, Pos p, Py_ssize_t K) noexcept nogil:
+    # the offsets in x of the t.n rows from position p, whether they are a run of rows K elements
+    # apart, and how many rows follow them in that run (the next tile's, which cx_tile_gather_*
+    # fetches while it copies these; none past the end of x's rows at p.a)
+    t.xrun = _offsets(sx.a, sx.b, p, t.n, t.ox) and sx.b == K
+    t.xnext = min(t.n, p.B - p.b - t.n) if t.xrun else 0
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:
@@ -448,9 +458,9 @@ cdef inline int _tile_load(Tile* t, const floating* x, Py_ssize_t K,
     cdef floating* xt = <floating*> t.xt
     cdef Py_ssize_t k
     if floating is float:
-        cx_tile_gather_f(x, t.ox, t.n, K, xt, t.xrun)
+        cx_tile_gather_f(x, t.ox, t.n, K, xt, t.xrun, t.xnext)
     else:
-        cx_tile_gather_d(x, t.ox, t.n, K, xt, t.xrun)
+        cx_tile_gather_d(x, t.ox, t.n, K, xt, t.xrun, t.xnext)
     if cap != 0:
         for k in range(K):
             _softcap_run(xt + k * _TILE, 1, xt + k * _TILE, t.n, cap)

@@ -86,7 +86,7 @@ cdef void _targets_body(const floating* x, const TargetArgs* a, Py_ssize_t r0, P
         xt = <floating*> tl.xt
         while r0 < r1:
             tl.n = min(<Py_ssize_t> _TILE, r1 - r0)
-            tl.xrun = _offsets(a.sx.a, a.sx.b, p, tl.n, tl.ox) and a.sx.b == K
+            _tile_x(&tl, a.sx, p, K)
             _offsets(a.st.a, a.st.b, p, tl.n, tl.ot)
             _offsets(a.sg.a, a.sg.b, p, tl.n, tl.og)
             _offsets(a.sl.a, a.sl.b, p, tl.n, tl.oo)

@@ -96,9 +96,9 @@ cdef extern from "_simd.h" nogil:
     void cx_tile_logsub_f(const float* xt, float* o, const float* m, const double* c,
                           Py_ssize_t n, Py_ssize_t K)
     void cx_tile_gather_d(const double* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
-                          double* tile, bint run)
+                          double* tile, bint run, Py_ssize_t npf)
     void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
-                          float* tile, bint run)
+                          float* tile, bint run, Py_ssize_t npf)
     void cx_tile_scatter_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
                            const Py_ssize_t* off, bint run)
     void cx_tile_scatter_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
