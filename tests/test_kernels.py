@@ -60,6 +60,8 @@ def _logits(K, dt, seed=0):
     x[5, -1] = np.inf                # +inf makes the row nan
     x[6] = -np.inf                   # a row without a maximum
     x[7] = rng.standard_normal(K) * 1e-3
+    x[40] = x[40].max()              # ties in a group of rows whose terms are all normal
+    x[41, -1] = x[41, 0]             # (the tiles' short exp; for K = 2 its pairs)
     return x.astype(dt)
 
 
@@ -395,7 +397,7 @@ def test_which_rows_take_the_short_exp():
 def test_which_tiles_take_the_short_exp():
     # the tiles decide for groups of 16 rows (cx_tile_rowsum): all of them must pass the rule
     for dt, span in SPAN.items():
-        for K in (4, 5, 40):
+        for K in (2, 4, 5, 40):
             tile = np.zeros((32, K), dt)
             assert kernels._fast_tile(tile) == 2, (dt, K)
             assert kernels._fast_tile(tile[:17]) == 2  # a partial group, zero-padded
@@ -411,7 +413,7 @@ def test_which_tiles_take_the_short_exp():
                     t[r, k] = v
                     assert kernels._fast_tile(t) == 1, (dt, K, r, v)
             assert kernels._fast_tile(np.full((32, K), 1e30, dt)) == 2  # large, within the span
-        assert kernels._fast_tile(np.zeros((32, 3), dt)) == 0  # (CX_TILE_FAST_K)
+        assert kernels._fast_tile(np.zeros((32, 3), dt)) == 0  # (CX_TILE_FAST_K, but K = 2)
         old = kernels._set_fast_rows(False)
         try:
             assert kernels._fast_tile(np.zeros((32, 4), dt)) == 0

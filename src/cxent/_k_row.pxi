@@ -370,7 +370,7 @@ ctypedef struct Tile:
     Py_ssize_t n        # rows in the current tile
     Py_ssize_t skipped  # of them, rows with lab -1 (_label_group)
     bint xrun, grun     # its rows follow each other K elements apart in x / in the output
-    Py_ssize_t xnext    # with xrun: rows that follow them in that run in x, up to n (fetched)
+    Py_ssize_t xnext    # with xrun: rows that follow them in that run in x (the next tile's)
     bint stream         # the output is large (_stream_out): copied out by non-temporal stores
 
 
@@ -409,7 +409,7 @@ cdef inline void _tile_x(Tile* t, Str3 sx, Pos p, Py_ssize_t K) noexcept nogil:
     # apart, and how many rows follow them in that run (the next tile's, which cx_tile_gather_*
     # fetches while it copies these; none past the end of x's rows at p.a)
     t.xrun = _offsets(sx.a, sx.b, p, t.n, t.ox) and sx.b == K
-    t.xnext = min(t.n, p.B - p.b - t.n) if t.xrun else 0
+    t.xnext = p.B - p.b - t.n if t.xrun else 0
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:

@@ -608,11 +608,11 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
    less often than 32-byte ones), element by element for the rows after the last whole group of 4
    and for K < W.  A K that is not a multiple of W ends with a block at column K - W, which copies
    some elements a second time (the same values).  With `stream` (a tile to rows, K a multiple
-   of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With npf > 0
-   (rows to a tile; pf the first of the npf rows that follow the tile in the array, at most a
-   tile's; NULL when npf is 0, never a pointer past the array) each group of 4 rows first
-   fetches the same rows of the next tile into the caches: a small-K tile's rows are read at a
-   burst, faster than the hardware's prefetchers run ahead of them (session 20, an Intel Xeon
+   of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With pf (rows
+   to a tile; pf the first row of the next tile, all n of whose rows are in the array:
+   cx_tile_gather_* passes NULL otherwise, never a pointer past the array) each group of 4 rows
+   first fetches the same rows of the next tile into the caches: a small-K tile's rows are read
+   at a burst, faster than the hardware's prefetchers run ahead of them (session 20, an Intel Xeon
    with AVX-512, AVX2 build, cross-entropy + gradient from memory: float64 K = 2-33 4-20 %
    faster, float32 within 4 %; softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead
    gained nothing more). */
@@ -686,13 +686,12 @@ CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, 
 #define CX_TRANSPOSE(T, SUF, W)                                                               \
     CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
                                       ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K,    \
-                                      int stream, const T *pf, ptrdiff_t npf) {               \
+                                      int stream, const T *pf) {                              \
         ptrdiff_t r = 0;                                                                      \
         if (W && K >= W) {                                                                    \
             for (; r + 4 <= n; r += 4) {                                                      \
-                if (r < npf)                                                                  \
-                    cx_prefetch_bytes(pf + r * sr,                                            \
-                                      (npf - r < 4 ? npf - r : 4) * K * (ptrdiff_t)sizeof(T));\
+                if (pf)                                                                       \
+                    cx_prefetch_bytes(pf + r * sr, 4 * K * (ptrdiff_t)sizeof(T));             \
                 for (ptrdiff_t k = 0; k + W <= K; k += W)                                     \
                     cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk,  \
                                    stream);                                                   \
@@ -793,7 +792,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     case KK:                                                                                  \
         if (run) {                                                                            \
             cx_transpose_##SUF(x + off[0], KK, 1, tile, 1, CX_TILE, n, KK, 0,                 \
-                               npf ? x + off[0] + n * KK : NULL, npf);                        \
+                               npf >= n ? x + off[0] + n * KK : NULL);                        \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
@@ -802,7 +801,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
 #define CX_SCATTER_CASE(KK, SUF)                                                              \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0, NULL, 0);       \
+            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0, NULL);          \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
@@ -942,7 +941,7 @@ CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
     }
 #define CX_STREAM_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
-        cx_transpose_##SUF(tile, 1, CX_TILE, g, KK, 1, n, KK, 1, NULL, 0);                    \
+        cx_transpose_##SUF(tile, 1, CX_TILE, g, KK, 1, n, KK, 1, NULL);                       \
         return;
 #define CX_STREAM_CASES_d                                                                     \
     CX_STREAM_CASE(16, d) CX_STREAM_CASE(18, d) CX_STREAM_CASE(20, d) CX_STREAM_CASE(22, d)    \
@@ -953,8 +952,8 @@ CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
 #if CX_STREAM
 CX_TILE_STREAM(double, d,
                if (K % 2) cx_stream_odd_d(tile, n, K, g);
-               else cx_transpose_d(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL, 0))
-CX_TILE_STREAM(float, f, cx_transpose_f(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL, 0))
+               else cx_transpose_d(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL))
+CX_TILE_STREAM(float, f, cx_transpose_f(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL))
 #else /* never called: cx_tile_can_stream_* is 0 */
 #define cx_tile_stream_d(tile, n, K, g) ((void)0)
 #define cx_tile_stream_f(tile, n, K, g) ((void)0)
