@@ -1,7 +1,7 @@
 """The compiled layer's two paths give the same bits.
 
-With at most 40 classes the kernels take rows a tile at a time (one row per vector lane); with
-more, or when the tile path is switched off (``_set_small_k(0)``), contiguous rows go in groups
+With at most 48 classes in float32 and 40 in float64 the kernels take rows a tile at a time (one
+row per vector lane); with more, or when the tile path is switched off (``_set_small_k(0)``), contiguous rows go in groups
 (each row's sums, then the group's logarithms one row per lane: cross-entropy to 512 classes,
 log_softmax and logsumexp in float32 to 128) and longer or strided rows one by one.  All use
 the same per-row formulas (_rows.h), so every operation and option must give bit-identical
@@ -18,7 +18,11 @@ import cxent
 from cxent._isa import kernels
 
 DTYPES = (np.float32, np.float64)
+TILE_K = {np.float32: 48, np.float64: 40}  # the tiles' largest K (_simd.h, CX_SMALL_K_OF)
 KS = (1, 2, 3, 5, 8, 13, 16, 17, 24, 32, 33, 40)
+# (K, dtype) within the tiles' reach: past it, strided rows still sum element by element and
+# contiguous ones by blocks of 16 lanes (the same formulas, another order of the additions)
+KDT = [(K, dt) for dt in DTYPES for K in KS + ((41, 44, 48) if dt is np.float32 else ())]
 
 
 def _bits(a):
@@ -81,8 +85,7 @@ def _compare(fn, x):
     _same(strided, tile)
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("K,dt", KDT)
 @pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
 def test_softmax_family(op, K, dt):
     x = _logits(K, dt)
@@ -100,8 +103,7 @@ LABEL_OPTIONS = list(itertools.product(
 ))
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("K,dt", KDT)
 @pytest.mark.parametrize("weighted,eps,ignore,sampled,red", LABEL_OPTIONS)
 def test_class_index_cross_entropy(K, dt, weighted, eps, ignore, sampled, red):
     x = _logits(K, dt)
@@ -119,8 +121,7 @@ def test_class_index_cross_entropy(K, dt, weighted, eps, ignore, sampled, red):
             reduction=red, return_grad=True), x)
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("K,dt", KDT)
 @pytest.mark.parametrize("red", ["sum", "mean"])
 def test_sample_weighted_reductions(K, dt, red):
     # finite logits (a nan row would make every sum nan and hide a difference): each path adds
@@ -133,8 +134,7 @@ def test_sample_weighted_reductions(K, dt, red):
                                                return_grad=True), x)
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("K,dt", KDT)
 @pytest.mark.parametrize("weighted,eps,sampled", list(itertools.product(
     (False, True), (0.0, 0.2), (False, True))))
 def test_probability_targets(K, dt, weighted, eps, sampled):
@@ -171,8 +171,7 @@ LOSS_OPTIONS = [  # (z_loss, softcap, focal_gamma, label smoothing, class weight
 ]
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS)
+@pytest.mark.parametrize("K,dt", KDT)
 @pytest.mark.parametrize("z,cap,gamma,eps,weighted,sampled", LOSS_OPTIONS)
 def test_loss_options(K, dt, z, cap, gamma, eps, weighted, sampled):
     x = _logits(K, dt)
@@ -236,8 +235,8 @@ def _streamed_vs_plain(fn):
     _same(got, fn())
 
 
-@pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("K", KS + (19, 21))  # float64 odd K from 19: by pairs of rows
+@pytest.mark.parametrize("K,dt", KDT + [(K, dt) for dt in DTYPES for K in (19, 21)])
+# (float64 odd K from 19: by pairs of rows)
 @pytest.mark.parametrize("offset", [0, 1])  # an output 16-byte aligned or not
 def test_streamed_copy_out_same_bits(K, dt, offset):
     # 101 rows: three whole tiles and one of 5 rows (a group of 4 and one row alone)
@@ -375,10 +374,11 @@ def _wide_logits(K, dt):
 
 def test_which_rows_take_the_short_exp():
     for dt, span in SPAN.items():
-        row = np.zeros(41, dt)
+        n = TILE_K[dt] + 1
+        row = np.zeros(n, dt)
         assert kernels._fast_row(row)
-        assert not kernels._fast_row(row[:40])  # rows of up to 40: the element loop
-        for i in (0, 17, 40):
+        assert not kernels._fast_row(row[:-1])  # rows the tiles take: the element loop
+        for i in (0, 17, n - 1):
             r = row.copy()
             r[i] = -(span - 1.0)
             assert kernels._fast_row(r), (dt, i)
@@ -397,7 +397,7 @@ def test_which_rows_take_the_short_exp():
 def test_which_tiles_take_the_short_exp():
     # the tiles decide for groups of 16 rows (cx_tile_rowsum): all of them must pass the rule
     for dt, span in SPAN.items():
-        for K in (2, 4, 5, 40):
+        for K in (2, 4, 5, 40, TILE_K[dt]):
             tile = np.zeros((32, K), dt)
             assert kernels._fast_tile(tile) == 2, (dt, K)
             assert kernels._fast_tile(tile[:17]) == 2  # a partial group, zero-padded
@@ -421,6 +421,8 @@ def test_which_tiles_take_the_short_exp():
             kernels._set_fast_rows(old)
     with pytest.raises(ValueError, match="1 to 32 rows of 1 to 40 classes, got 33 x 3"):
         kernels._fast_tile(np.zeros((33, 3)))
+    with pytest.raises(ValueError, match="1 to 32 rows of 1 to 48 classes, got 1 x 49"):
+        kernels._fast_tile(np.zeros((1, 49), np.float32))
 
 
 @pytest.mark.parametrize("dt", DTYPES)

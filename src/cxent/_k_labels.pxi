@@ -200,7 +200,7 @@ cdef inline void _label_group_out(const Tile* t, floating* loss, bint weighted,
 
 
 cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
-    # cross-entropy of the rows of one tile (K <= _small_k): normalisers, then the focal loss
+    # cross-entropy of the rows of one tile (K <= _tile_k): normalisers, then the focal loss
     # row by row, or the label terms lane by lane (cx_tile_labels) and the gradient tile
     cdef const floating* w = <const floating*> a.w
     cdef floating* g = <floating*> a.grad
@@ -287,7 +287,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
 
 
 cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
-    # cross-entropy of a group of _TILE contiguous rows (K > _small_k, no soft cap, no focal
+    # cross-entropy of a group of _TILE contiguous rows (K > _tile_k, no soft cap, no focal
     # loss): the normalisers (_group_rowsum, the terms stored in the gradient rows), then the
     # label terms of the whole group one row per vector lane (the tiles' functions), then each
     # row's gradient.  The same arithmetic as row by row.

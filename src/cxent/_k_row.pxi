@@ -86,7 +86,7 @@ cdef inline double _sum_exp_rest(const floating* x, Py_ssize_t K, Py_ssize_t s, 
             return cx_sumexp_rest_f(x, K, m, e, count, fast, pf)
         else:
             return cx_sumexp_rest_d(x, K, m, e, count, fast, pf)
-    for k in range(K):  # strided: k by k, as the contiguous path does for K <= CX_SMALL_K
+    for k in range(K):  # strided: k by k, as the contiguous path does to CX_SMALL_K_OF
         v = _expm(x[k * s], m)
         if e != NULL:
             e[k * se] = v
@@ -256,16 +256,20 @@ cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------------------------
-# Few classes (K <= _small_k, the tabular case): a row loop would spend its time in horizontal
+# Few classes (K <= _tile_k, the tabular case): a row loop would spend its time in horizontal
 # reductions and loop overhead on vectors longer than the row.  Instead, _TILE rows at a time are
 # copied transposed into scratch (classes x rows), so that the maximum, the exponentials, their
 # sums, the logarithms and the outputs run down the columns with one row per vector lane; the
 # output tile is copied back transposed.  The arithmetic is the row path's (_rows.h).
 
 cdef enum:
-    _SMALL_K = CX_SMALL_K  # 40 (_simd.h: also where the row path's sums go element by element)
+    # float32 rows of up to 48 classes, float64 rows of up to 40 (_simd.h, CX_SMALL_K_OF: also
+    # where the row path's sums go element by element); _SMALL_K the larger
+    _SMALL_K = CX_SMALL_K
+    _SMALL_K_F = CX_SMALL_K_F
+    _SMALL_K_D = CX_SMALL_K_D
     _TILE = CX_TILE
-    # Rows of more than _SMALL_K classes go by groups of _TILE rows (_groups) up to these K, one
+    # Rows of more than _tile_k classes go by groups of _TILE rows (_groups) up to these K, one
     # by one past them, where groups measured slower (AVX2 build, one thread: cross-entropy at
     # K = 1,000 float32 by 3-9 %, log_softmax at K = 256 by 6 % and at K = 1,000 by 20 %; below
     # them groups were faster: cross-entropy from K = 160 to 512 by 4-14 %, log_softmax float32
@@ -290,8 +294,14 @@ cdef enum:
     # K = 1,000 4 %
     _PREFETCH_ROW_BYTES = 1024
 
-# The largest K that takes the tile path; 0 sends every row down the row path (for tests).
+# The largest K that takes the tile path, in either type; 0 sends every row down the row path
+# (for tests).
 cdef Py_ssize_t _small_k = _SMALL_K
+
+
+cdef inline Py_ssize_t _tile_k(Py_ssize_t itemsize) noexcept nogil:
+    # the largest K of the tile path for items of this size (float32 or float64)
+    return min(_small_k, <Py_ssize_t> (_SMALL_K_F if itemsize == 4 else _SMALL_K_D))
 
 
 # Whether rows whose terms are all normal numbers take the exp without the tests for the others
@@ -359,7 +369,7 @@ ctypedef struct Tile:
     double* xy          # the label's x_y - shift, exp(x_y - shift) and class weight
     double* ey
     double* wy
-    double* rmax        # groups of rows (K > _small_k): each row's maximum, sum of the terms
+    double* rmax        # groups of rows (K > _tile_k): each row's maximum, sum of the terms
     double* racc        # other than the maximum's, and count of the maximum (_sum_exp_rest)
     double* rcnt
     Py_ssize_t* lab     # class index, -1 for a row that does not count
@@ -424,7 +434,7 @@ cdef inline void _tile_free(Tile* t) noexcept nogil:
 cdef inline bint _tiles(Py_ssize_t K, Py_ssize_t sk, Tile* t,
                         Py_ssize_t itemsize) noexcept nogil:
     # tiles for few classes along a contiguous axis (False also when out of memory)
-    return 0 < K <= _small_k and sk == 1 and _tile_alloc(t, K, itemsize)
+    return 0 < K <= _tile_k(itemsize) and sk == 1 and _tile_alloc(t, K, itemsize)
 
 
 cdef inline Py_ssize_t _group_k_rows(Py_ssize_t itemsize) noexcept nogil:
@@ -435,7 +445,7 @@ cdef inline Py_ssize_t _group_k_rows(Py_ssize_t itemsize) noexcept nogil:
 cdef inline bint _groups(Py_ssize_t K, Py_ssize_t sk, Tile* t, Py_ssize_t itemsize,
                          Py_ssize_t kmax) noexcept nogil:
     # groups of rows (_group_rowsum) for rows too long for a tile, up to kmax classes
-    return _small_k < K <= kmax and sk == 1 and _tile_alloc(t, 0, itemsize)
+    return _tile_k(itemsize) < K <= kmax and sk == 1 and _tile_alloc(t, 0, itemsize)
 
 
 cdef inline bint _stream_out(Py_ssize_t elements, Py_ssize_t itemsize,
@@ -474,13 +484,14 @@ cdef inline int _tile_load(Tile* t, const floating* x, Py_ssize_t K,
 
 def _fast_tile(const floating[:, ::1] x):
     """How many of the groups of 16 rows of one small-K tile (x: 1 to _TILE rows of 1 to
-    _SMALL_K classes) take the exp without the tests for results that are not normal numbers
+    _tile_k classes) take the exp without the tests for results that are not normal numbers
     (cx_tile_rowsum's answer).  For tests."""
     cdef Tile t
     cdef Py_ssize_t r, n = x.shape[0], K = x.shape[1]
+    cdef Py_ssize_t kmax = _SMALL_K_F if floating is float else _SMALL_K_D
     cdef int groups
-    if not (0 < n <= _TILE and 0 < K <= _SMALL_K):
-        raise ValueError(f"a tile has 1 to {_TILE} rows of 1 to {_SMALL_K} classes, got "
+    if not (0 < n <= _TILE and 0 < K <= kmax):
+        raise ValueError(f"a tile has 1 to {_TILE} rows of 1 to {kmax} classes, got "
                          f"{n} x {K}")
     if not _tile_alloc(&t, K, sizeof(floating)):
         raise MemoryError()
@@ -531,7 +542,7 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize
 
 cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K,
                                floating* e) noexcept nogil:
-    # The normalisers of a group of t.n rows (K > _small_k) at offsets t.ox with unit element
+    # The normalisers of a group of t.n rows (K > _tile_k) at offsets t.ox with unit element
     # stride, as a tile's (t.sh, t.rest, t.tot, t.logt, t.lse): each row's maximum and sum of
     # exponentials, then the logarithms of the whole group one row per vector lane
     # (cx_lanes_rowsum).  Row by row, each logarithm is a chain of dependent operations that

@@ -88,6 +88,8 @@ cdef extern from "_simd.h" nogil:
     void cx_logsub_f(const float* x, float* o, Py_ssize_t n, float m, double c)
     enum: CX_TILE
     enum: CX_SMALL_K
+    enum: CX_SMALL_K_F
+    enum: CX_SMALL_K_D
     enum: CX_COMP_MIN_K
     void cx_tile_scale_d(double* et, const double* c, Py_ssize_t n, Py_ssize_t K)
     void cx_tile_scale_f(float* et, const double* c, Py_ssize_t n, Py_ssize_t K)

@@ -297,9 +297,18 @@ CX_INLINE double cx_log1p_d(double u) {
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
    instruction set.  The last partial block of a row of more than 16 is taken as the row's last 16
    elements with the lanes already done masked out (a padded copy costs more: its scalar
-   stores do not forward to the vector load); rows of at most CX_SMALL_K go element by element,
-   in the order of the small-K tiles (_rows.h), so that both paths give the same bits. */
-#define CX_SMALL_K 40
+   stores do not forward to the vector load); rows of at most CX_SMALL_K_OF(T) go element by
+   element, in the order of the small-K tiles (_rows.h), so that both paths give the same bits.
+   The tiles take float32 rows to 48 classes and float64 rows to 40 (session 21, AVX2 build on
+   an Intel Xeon, one thread, 4M elements, benchmarks/ab.py against the groups of rows: float32
+   cross-entropy + gradient K = 41 / 44 / 48 46 / 29 / 17 % faster, into new outputs K = 44 / 48
+   27 / 35 %, softmax 42 / 25 / 12 %; AVX-512 build K = 44 / 48 25 / 7 %, baseline K = 41-48
+   22-61 %; float64 K = 48 25 % slower, as session 20 found for K = 48-64: the transposed
+   copies of long rows cost more than the groups' reads). */
+#define CX_SMALL_K_F 48
+#define CX_SMALL_K_D 40
+#define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
+#define CX_SMALL_K_OF(T) (sizeof(T) == 4 ? CX_SMALL_K_F : CX_SMALL_K_D)
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
         CX_PRAGMA(omp simd)                                                                   \
@@ -310,7 +319,7 @@ CX_INLINE double cx_log1p_d(double u) {
 
 /* max of x[0..n) (contiguous); nan is skipped as by `v > m ? v : m`; -inf for n == 0.  *fast
    says whether the row's terms exp(x - max) are all normal numbers, so that cx_sumexp_rest_*
-   may take CX_EXP_NORMAL's exp: a row of more than CX_SMALL_K elements, none of them nan or
+   may take CX_EXP_NORMAL's exp: a row of more than CX_SMALL_K_OF(T) elements, none of them nan or
    infinite (their products by 0, summed, are 0), all within `span` of the maximum (86 for
    floats, 700 for doubles).  The minimum and the sum ride along the maximum's loads. */
 #define CX_MINOP(a, b) ((b) < (a) ? (b) : (a))
@@ -328,7 +337,7 @@ CX_INLINE double cx_log1p_d(double u) {
         T l[16], lo[16], z[16];                                                               \
         ptrdiff_t k0 = 0;                                                                     \
         *fast = 0;                                                                            \
-        if (n <= CX_SMALL_K) {                                                                \
+        if (n <= CX_SMALL_K_OF(T)) {                                                          \
             T m = -INFINITY;                                                                  \
             for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
             return m;                                                                         \
@@ -492,7 +501,7 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
             lane_acc[j] += ((double)hi[j] - (double)CX_COMP_BASE) + (double)lo[j];            \
     }                                                                                         \
     CX_SUMEXP_16(float, CX_EXPM_f, STORE, MODE)
-/* the blocks of a row of more than CX_SMALL_K elements, the terms stored in e when it is given,
+/* the blocks of a row of more than CX_SMALL_K_OF(T) elements, the terms stored in e if given,
    by the exp of MODE (a constant: one copy of the loops per mode) */
 #define CX_SUMEXP_BLOCKS(T, BODY, EXPM, MODE)                                                 \
     if (e) {                                                                                  \
@@ -510,12 +519,12 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
         ptrdiff_t k0 = 0;                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
-        if (n > CX_SMALL_K && fast) {                                                         \
+        if (n > CX_SMALL_K_OF(T) && fast) {                                                   \
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, CX_EXP_NORMAL)                                    \
-        } else if (n > CX_SMALL_K) {                                                          \
+        } else if (n > CX_SMALL_K_OF(T)) {                                                    \
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, 0)                                                \
         }                                                                                     \
-        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K */              \
+        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K_OF(T) */        \
             T v_ = EXPM(x[k], m, 0);                                                          \
             int c_ = x[k] == m;                                                               \
             if (e) e[k] = v_;                                                                 \
@@ -811,7 +820,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
     C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S)    \
     C(29, S) C(30, S) C(31, S) C(32, S) C(33, S) C(34, S) C(35, S) C(36, S) C(37, S) C(38, S)    \
-    C(39, S) C(40, S)
+    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
@@ -928,8 +937,14 @@ CX_INLINE int cx_tile_can_stream_d(const double *g, ptrdiff_t K) {
     return CX_STREAM && K * 8 >= (K % 2 ? CX_STREAM_ODD_ROW_BYTES : CX_STREAM_ROW_BYTES) &&
            (uintptr_t)g % (K % 2 ? 8 : 16) == 0;
 }
+/* float32 rows of more than 40 classes (the tiles take them to 48 since session 21) keep
+   ordinary stores: streamed, K = 44 / 48 took 1.35-1.36 ns per element against 1.05-1.12 at
+   K = 45-47 by ordinary stores (AVX2 build on an Intel Xeon, benchmarks/ab.py, 4M elements);
+   at K = 32-40 the EPYCs measured streaming faster, not measured there for 44-48 */
+#define CX_STREAM_MAX_K_F 40
 CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
-    return CX_STREAM && K * 4 >= CX_STREAM_ROW_BYTES && K % 4 == 0 && (uintptr_t)g % 16 == 0;
+    return CX_STREAM && K * 4 >= CX_STREAM_ROW_BYTES && K <= CX_STREAM_MAX_K_F && K % 4 == 0 &&
+           (uintptr_t)g % 16 == 0;
 }
 #define CX_TILE_STREAM(T, SUF, OTHER)                                                         \
     static void cx_tile_stream_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g) {         \
