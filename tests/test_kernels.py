@@ -11,6 +11,7 @@ results on every path: the tiles, the groups (tile path off) and the strided row
 
 import contextlib
 import itertools
+import subprocess
 
 import numpy as np
 import pytest
@@ -335,6 +336,20 @@ def test_streamed_gradient_against_formula(streamed, K, dt):
 def test_stream_switch_is_restored(streamed):
     assert kernels._set_stream_bytes(1 << 23) == 0
     kernels._set_stream_bytes(0)
+
+
+def test_default_stream_threshold():
+    # outputs stream from 8 MiB, or from 1/16 of the L3 cache as glibc's sysconf reports it
+    # (getconf asks the same), whichever is more; 8 MiB where the size is unknown
+    default = kernels._set_stream_bytes(0)
+    kernels._set_stream_bytes(default)
+    try:
+        out = subprocess.run(["getconf", "LEVEL3_CACHE_SIZE"], capture_output=True, text=True,
+                             check=False).stdout.strip()
+    except OSError:
+        pytest.skip("no getconf here")
+    l3 = int(out) if out.isdigit() else 0
+    assert default == max(8 << 20, l3 // 16)
 
 
 # ---- rows of normal terms: the exp without the tests for tiny, nan and infinite results ----

@@ -97,4 +97,18 @@ static inline int cx_cpu_features(void) {
 static inline int cx_cpu_features(void) { return 0; }
 #endif
 
+/* The size of the L3 cache in bytes as the OS reports it (glibc's sysconf), 0 where unknown
+   (other C libraries, other systems) */
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+static inline long cx_l3_bytes(void) {
+#if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
+    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return v > 0 ? v : 0;
+#else
+    return 0;
+#endif
+}
+
 #endif

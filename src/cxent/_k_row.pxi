@@ -278,12 +278,22 @@ cdef enum:
     # log_softmax, logsumexp in float32 (_group_rowsum alone; in float64 groups were 12-14 %
     # slower at K = 64-128 by benchmarks/ab.py, float32 at K = 100 7 % faster)
     _GROUP_K_ROWS = 128
-    # Outputs of at least this many bytes leave the tiles by non-temporal stores (_tile_store,
+    # Outputs of at least this many bytes, or of 1 / _STREAM_L3_PART of the L3 cache if that is
+    # more (_stream_bytes), leave the tiles by non-temporal stores (_tile_store,
     # cx_tile_stream_*): too large for the caches, they go to memory anyway, and these stores do
     # not read each cache line from memory before writing it.  Measured (AVX2 build, one thread,
-    # cross-entropy + gradient at K = 16-40): outputs of 8 and 16 MiB 6-20 % faster, of 1-4 MiB
-    # (still in this machine's caches) 4-14 % slower
+    # cross-entropy + gradient at K = 16-40) on EPYCs (32 MiB of L3 per core complex): outputs
+    # of 8 and 16 MiB 6-20 % faster, of 1-4 MiB (still in the caches) 4-14 % slower.  On an
+    # Intel Xeon reporting 480 MiB of L3 (session 21, `python -m cxent bench`, peers run
+    # between the calls, the threshold set by _set_stream_bytes): cross-entropy + gradient into
+    # new outputs float32 K = 32-40 at 16 MiB 18-25 % faster by ordinary stores (7.8-8.0 ms
+    # against 6.0-6.4), float64 K = 16-32 at 32 MiB 7-21 % faster streamed (10.8-12.4 ms
+    # against 12.9-13.4); softmax float32 K = 32 / 40 at 16 MiB 21 / 35 % faster by ordinary
+    # stores, at 64 MiB 15 % faster streamed.  A new output there is memory malloc gives back
+    # with its lines still in that large cache, and a non-temporal store to a cached line costs
+    # its eviction.  L3 / 16 (30 MiB there, 2 MiB on the EPYCs) separates both machines' points.
     _STREAM_BYTES = 1 << 23
+    _STREAM_L3_PART = 16
     # Rows of at least this many bytes fetch the next row while they take their exps
     # (_prefetch).  Measured (benchmarks/ab.py, AVX2 build on Zen 3, one thread, 8M elements
     # from memory): float32 K = 1,000-4,096 softmax 11-17 %, log_softmax 10-13 %,
@@ -328,7 +338,8 @@ def _fast_row(const floating[::1] x):
 
 
 # The smallest output (bytes) copied out of the tiles by non-temporal stores (_stream_out).
-cdef Py_ssize_t _stream_bytes = _STREAM_BYTES
+cdef Py_ssize_t _stream_bytes = max(<Py_ssize_t> _STREAM_BYTES,
+                                    <Py_ssize_t> (cx_l3_bytes() // _STREAM_L3_PART))
 
 
 def _set_stream_bytes(Py_ssize_t nbytes):

@@ -153,6 +153,7 @@ cdef extern from "_cxent_platform.h" nogil:
     int cx_omp_max_threads()
     const char* cx_omp_runtime_path()
     int cx_cpu_features()
+    long cx_l3_bytes()
     int cx_install_fork_handler()
     int cx_in_forked_child()
     int CX_HAVE_OPENMP
