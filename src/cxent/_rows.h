@@ -215,10 +215,10 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
         ptrdiff_t nr = (n + 15) / 16 * 16; /* whole groups of 16 lanes, padding zeroed */     \
         for (ptrdiff_t k = 0; k < K; k++)                                                     \
             for (ptrdiff_t r = n; r < nr; r++) xt[k * CX_TILE + r] = 0;                        \
-        if (fast_ok && K == 2) {                                                              \
-            for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) CX_TILE_GROUP(T, SUF, 2)                \
-        } else if (fast_ok && K >= CX_TILE_FAST_K) {                                          \
+        if (fast_ok && K >= CX_TILE_FAST_K) {                                                 \
             for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) CX_TILE_GROUP(T, SUF, 1)                \
+        } else if (fast_ok && K == 2) {                                                       \
+            for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) CX_TILE_GROUP(T, SUF, 2)                \
         } else {                                                                              \
             for (ptrdiff_t r0 = 0; r0 < nr; r0 += 16) CX_TILE_GROUP(T, SUF, 0)                \
         }                                                                                     \
