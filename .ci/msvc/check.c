@@ -30,8 +30,8 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
         double td[4 * CX_TILE], rest[CX_TILE], tot[CX_TILE], logt[CX_TILE], val[CX_TILE];
         double sc[CX_TILE] = {1.0}, sm[CX_TILE], lse[CX_TILE];
         float tf[4 * CX_TILE], shf[CX_TILE];
-        cx_tile_gather_d(xd, off, 1, 2, td, 0);
-        cx_tile_gather_f(xf, off, 1, 2, tf, 1);
+        cx_tile_gather_d(xd, off, 1, 2, td, 0, 0);
+        cx_tile_gather_f(xf, off, 1, 2, tf, 1, 1);
         cx_tile_rowsum_d(td, 1, 2, td + 2 * CX_TILE, od + 1, rest, tot, logt, lse, 1);
         cx_tile_rowsum_f(tf, 1, 2, tf + 2 * CX_TILE, shf, rest, tot, logt, lse, 0);
         cx_lanes_rowsum(xd, xd, xd, 1, rest, tot, logt, lse);
@@ -56,7 +56,7 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
         cx_stream_fence();
         acc += val[0];
     }
-    acc += cx_omp_max_threads() + cx_cpu_features() + cx_install_fork_handler()
-           + cx_in_forked_child() + CX_HAVE_OPENMP + CX_OPENMP_VERSION;
+    acc += cx_omp_max_threads() + cx_cpu_features() + (double)cx_l3_bytes()
+           + cx_install_fork_handler() + cx_in_forked_child() + CX_HAVE_OPENMP + CX_OPENMP_VERSION;
     return acc + (double)cx_omp_runtime_path()[0];
 }

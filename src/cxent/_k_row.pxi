@@ -352,8 +352,9 @@ def _set_stream_bytes(Py_ssize_t nbytes):
 
 
 def _set_small_k(Py_ssize_t K):
-    """Set the largest number of classes of the small-K tile path (0: none); return the previous
-    one.  For tests: both paths must give the same bits."""
+    """Set the largest number of classes of the small-K tile path (0: none; each type's own
+    limit still applies); return the previous one.  For tests: both paths must give the same
+    bits."""
     global _small_k
     old = _small_k
     _small_k = min(max(K, 0), _SMALL_K)

@@ -101,11 +101,10 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    (calling it through arrays cost 5 % at K = 2-16).  Rows are taken 16 at a time (the tile's
    padding rows up to a multiple of 16 are zeroed and computed, not used), so the per-row arrays
    need room for CX_TILE rows.
-   With fast_ok and K >= CX_TILE_FAST_K (or K = 2), a group of 16 rows whose terms are all normal numbers
-   (CX_ALL_NORMAL, the rule of cx_max_* for a row: every element finite and within CX_SPAN_* of
-   its row's maximum)
-   takes CX_EXP_NORMAL's exp, the same bits in fewer operations; returns the number of such
-   groups.  AVX2 build, one thread, 4M elements, against the exp with its tests for all (min
+   With fast_ok and K >= CX_TILE_FAST_K (or K = 2), a group of 16 rows whose terms are all
+   normal numbers (CX_ALL_NORMAL, the rule of cx_max_* for a row: every element finite and
+   within CX_SPAN_* of its row's maximum) takes CX_EXP_NORMAL's exp, the same bits in fewer
+   operations; returns the number of such groups.  AVX2 build, one thread, 4M elements, against the exp with its tests for all (min
    of 5 rounds): cross-entropy + gradient float32 K = 8-40 0-7 % faster, float64 K = 17-40
    4-7 % (K = 8 within 1 %); softmax float32 K = 8-40 6-11 %, float64 9-14 %.  Below
    CX_TILE_FAST_K the test cost more than it saved (softmax float32 K = 2 5-8 % slower); with
