@@ -302,9 +302,9 @@ CX_INLINE double cx_log1p_d(double u) {
    The tiles take float32 rows to 48 classes and float64 rows to 40 (session 21, AVX2 build on
    an Intel Xeon, one thread, 4M elements, benchmarks/ab.py against the groups of rows: float32
    cross-entropy + gradient K = 41 / 44 / 48 46 / 29 / 17 % faster, into new outputs K = 44 / 48
-   27 / 35 %, softmax 42 / 25 / 12 %; AVX-512 build K = 44 / 48 25 / 7 %, baseline K = 41-48
-   22-61 %; float64 K = 48 25 % slower, as session 20 found for K = 48-64: the transposed
-   copies of long rows cost more than the groups' reads). */
+   27 / 35 %, softmax 45 / 26 / 19 %, log_softmax 37 / 28 / 23 %; AVX-512 build K = 44 / 48
+   25 / 7 %, baseline K = 41-48 22-61 %; float64 K = 48 25 % slower, as session 20 found for
+   K = 48-64: the transposed copies of long rows cost more than the groups' reads). */
 #define CX_SMALL_K_F 48
 #define CX_SMALL_K_D 40
 #define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
