@@ -14,11 +14,12 @@ ulps of itself and still by less than one of the array).
 benchmarks/bits-{baseline,avx2,avx512}.json hold the records of this repository's last
 recorded state (GCC 12 on Debian 12, NumPy 2.4).
 
-Every public function, both dtypes, the small-K tile path (K <= 32) and the row path, every
-option (weights, ignore_index inside and outside [0, K), label smoothing, the reductions,
-probability targets, strided and transposed layouts, the fast path of small calls). Each result
-is stored as the SHA-256 of its bytes, dtype and shape; a record is specific to one instruction-set
-build (their last bits may differ), so record and compare with the same CXENT_ISA.
+Every public function, both dtypes, the small-K tile path (K <= 40, float32 to 48; K = 2's one
+exp per row) and the row path, every option (weights, ignore_index inside and outside [0, K),
+label smoothing, the reductions, probability targets, strided and transposed layouts, the fast
+path of small calls). Each result is stored as the SHA-256 of its bytes, dtype and shape; a
+record is specific to one instruction-set build (their last bits may differ), so record and
+compare with the same CXENT_ISA.
 """
 
 import hashlib
@@ -46,75 +47,80 @@ def _digest(value):
     return h.hexdigest()
 
 
+def _k_calls(rng, dt, K):
+    """(name, thunk) for the calls of one dtype and number of classes, drawn from rng."""
+    x = (rng.standard_normal((257, K)) * 3).astype(dt)
+    x[5, 0] = 30.0            # a confident row
+    x[7, :2] = x[7, :2].max()  # tied maxima
+    y = rng.integers(0, K, 257)
+    y[::11] = -100
+    yi = np.where(y == -100, 1, y)  # ignore_index inside [0, K)
+    w = (rng.random(K) + 0.5).astype(dt)
+    t = cxent.softmax(rng.standard_normal((257, K))).astype(dt)
+    x3 = (rng.standard_normal((4, K, 9)) * 2).astype(dt)
+    y3 = rng.integers(0, K, (4, 9))
+    sw = rng.random(257) * 2
+    sw[::7] = 0.0
+    tag = f"{np.dtype(dt).name}-K{K}"
+    c = [
+        ("softmax", lambda x=x: cxent.softmax(x)),
+        ("log_softmax", lambda x=x: cxent.log_softmax(x)),
+        ("logsumexp", lambda x=x: cxent.logsumexp(x)),
+        ("softmax axis0", lambda x=x: cxent.softmax(x, axis=0)),
+        ("softmax F-order", lambda x=x: cxent.softmax(np.asfortranarray(x))),
+        ("logsumexp b sign", lambda x=x: cxent.logsumexp(x, b=x > 0, return_sign=True)),
+        ("softmax_backward", lambda x=x: cxent.softmax_backward(x, cxent.softmax(x))),
+        ("log_softmax_backward",
+         lambda x=x: cxent.log_softmax_backward(x, cxent.log_softmax(x))),
+        ("entropy", lambda t=t: cxent.entropy(t)),
+        ("kl", lambda t=t: cxent.kl_divergence(t, t[::-1])),
+        ("xent_dist", lambda t=t: cxent.cross_entropy_dist(t, t[::-1], base=2)),
+        ("bce", lambda x=x, t=t, w=w: cxent.binary_cross_entropy_with_logits(
+            x, t, pos_weight=w, reduction="sum", return_grad=True)),
+        ("nll", lambda x=x, y=y, w=w: cxent.nll_loss(
+            cxent.log_softmax(x), y, weight=w, return_grad=True)),
+        ("xent fast", lambda x=x, y=yi: cxent.cross_entropy(x, y, return_grad=True)),
+        ("xent rows strided",
+         lambda x=x, y=y: cxent.cross_entropy(x[::2], y[::2], return_grad=True)),
+        ("xent axis1", lambda x3=x3, y3=y3: cxent.cross_entropy(
+            x3, y3, axis=1, reduction="none", return_grad=True)),
+        ("probs", lambda x=x, t=t, w=w: cxent.cross_entropy(
+            x, t, weight=w, label_smoothing=0.2, return_grad=True)),
+        ("probs axis0", lambda x=x, t=t: cxent.cross_entropy(
+            x.T, t.T, axis=0, reduction="none", return_grad=True)),
+        ("xent axis0 w eps", lambda x=x, y=y, w=w: cxent.cross_entropy(
+            x.T, y, axis=0, weight=w, label_smoothing=0.3, reduction="none",
+            return_grad=True)),
+        ("xent sample_weight", lambda x=x, y=y, w=w, sw=sw: cxent.cross_entropy(
+            x, y, weight=w, label_smoothing=0.3, sample_weight=sw, return_grad=True)),
+        ("xent sample_weight axis0", lambda x=x, y=y, sw=sw: cxent.cross_entropy(
+            x.T, y, axis=0, sample_weight=sw, reduction="none", return_grad=True)),
+        ("probs sample_weight", lambda x=x, t=t, sw=sw: cxent.cross_entropy(
+            x, t, label_smoothing=0.1, sample_weight=sw, return_grad=True)),
+        ("nll sample_weight", lambda x=x, y=y, sw=sw: cxent.nll_loss(
+            cxent.log_softmax(x), y, sample_weight=sw, return_grad=True)),
+        ("log_loss", lambda t=t, y=y, K=K: cxent.log_loss(
+            np.where(y < 0, 0, y), t, labels=np.arange(K))),
+    ]
+    for red in ("mean", "sum", "none"):
+        for wt in (None, w):
+            for ig, yy in ((-100, y), (1, yi)):
+                for eps in (0.0, 0.3):
+                    c.append((f"xent {red} w={wt is not None} ignore={ig} eps={eps}",
+                              lambda x=x, yy=yy, wt=wt, ig=ig, eps=eps, red=red:
+                              cxent.cross_entropy(x, yy, weight=wt, ignore_index=ig,
+                                                  reduction=red, label_smoothing=eps,
+                                                  return_grad=True)))
+    return [(f"{tag} {name}", f) for name, f in c]
+
+
 def calls():
     """(name, thunk) for every recorded call."""
     out = []
     for dt in (np.float32, np.float64):
         rng = np.random.default_rng(1234)
         for K in (3, 16, 17, 200):
-            x = (rng.standard_normal((257, K)) * 3).astype(dt)
-            x[5, 0] = 30.0            # a confident row
-            x[7, :2] = x[7, :2].max()  # tied maxima
-            y = rng.integers(0, K, 257)
-            y[::11] = -100
-            yi = np.where(y == -100, 1, y)  # ignore_index inside [0, K)
-            w = (rng.random(K) + 0.5).astype(dt)
-            t = cxent.softmax(rng.standard_normal((257, K))).astype(dt)
-            x3 = (rng.standard_normal((4, K, 9)) * 2).astype(dt)
-            y3 = rng.integers(0, K, (4, 9))
-            sw = rng.random(257) * 2
-            sw[::7] = 0.0
-            tag = f"{np.dtype(dt).name}-K{K}"
-            c = [
-                ("softmax", lambda x=x: cxent.softmax(x)),
-                ("log_softmax", lambda x=x: cxent.log_softmax(x)),
-                ("logsumexp", lambda x=x: cxent.logsumexp(x)),
-                ("softmax axis0", lambda x=x: cxent.softmax(x, axis=0)),
-                ("softmax F-order", lambda x=x: cxent.softmax(np.asfortranarray(x))),
-                ("logsumexp b sign", lambda x=x: cxent.logsumexp(x, b=x > 0, return_sign=True)),
-                ("softmax_backward", lambda x=x: cxent.softmax_backward(x, cxent.softmax(x))),
-                ("log_softmax_backward",
-                 lambda x=x: cxent.log_softmax_backward(x, cxent.log_softmax(x))),
-                ("entropy", lambda t=t: cxent.entropy(t)),
-                ("kl", lambda t=t: cxent.kl_divergence(t, t[::-1])),
-                ("xent_dist", lambda t=t: cxent.cross_entropy_dist(t, t[::-1], base=2)),
-                ("bce", lambda x=x, t=t, w=w: cxent.binary_cross_entropy_with_logits(
-                    x, t, pos_weight=w, reduction="sum", return_grad=True)),
-                ("nll", lambda x=x, y=y, w=w: cxent.nll_loss(
-                    cxent.log_softmax(x), y, weight=w, return_grad=True)),
-                ("xent fast", lambda x=x, y=yi: cxent.cross_entropy(x, y, return_grad=True)),
-                ("xent rows strided",
-                 lambda x=x, y=y: cxent.cross_entropy(x[::2], y[::2], return_grad=True)),
-                ("xent axis1", lambda x3=x3, y3=y3: cxent.cross_entropy(
-                    x3, y3, axis=1, reduction="none", return_grad=True)),
-                ("probs", lambda x=x, t=t, w=w: cxent.cross_entropy(
-                    x, t, weight=w, label_smoothing=0.2, return_grad=True)),
-                ("probs axis0", lambda x=x, t=t: cxent.cross_entropy(
-                    x.T, t.T, axis=0, reduction="none", return_grad=True)),
-                ("xent axis0 w eps", lambda x=x, y=y, w=w: cxent.cross_entropy(
-                    x.T, y, axis=0, weight=w, label_smoothing=0.3, reduction="none",
-                    return_grad=True)),
-                ("xent sample_weight", lambda x=x, y=y, w=w, sw=sw: cxent.cross_entropy(
-                    x, y, weight=w, label_smoothing=0.3, sample_weight=sw, return_grad=True)),
-                ("xent sample_weight axis0", lambda x=x, y=y, sw=sw: cxent.cross_entropy(
-                    x.T, y, axis=0, sample_weight=sw, reduction="none", return_grad=True)),
-                ("probs sample_weight", lambda x=x, t=t, sw=sw: cxent.cross_entropy(
-                    x, t, label_smoothing=0.1, sample_weight=sw, return_grad=True)),
-                ("nll sample_weight", lambda x=x, y=y, sw=sw: cxent.nll_loss(
-                    cxent.log_softmax(x), y, sample_weight=sw, return_grad=True)),
-                ("log_loss", lambda t=t, y=y, K=K: cxent.log_loss(
-                    np.where(y < 0, 0, y), t, labels=np.arange(K))),
-            ]
-            for red in ("mean", "sum", "none"):
-                for wt in (None, w):
-                    for ig, yy in ((-100, y), (1, yi)):
-                        for eps in (0.0, 0.3):
-                            c.append((f"xent {red} w={wt is not None} ignore={ig} eps={eps}",
-                                      lambda x=x, yy=yy, wt=wt, ig=ig, eps=eps, red=red:
-                                      cxent.cross_entropy(x, yy, weight=wt, ignore_index=ig,
-                                                          reduction=red, label_smoothing=eps,
-                                                          return_grad=True)))
-            out += [(f"{tag} {name}", f) for name, f in c]
+            out += _k_calls(rng, dt, K)
         h = rng.standard_normal((64, 8)).astype(dt)
         W = rng.standard_normal((50, 8)).astype(dt)
         yl = rng.integers(0, 50, 64)
@@ -125,6 +131,8 @@ def calls():
                         chunk_size=9)))
         out.append((f"{np.dtype(dt).name} score", lambda h=h, W=W, yl=yl: cxent.score(
             h @ W.T, yl, topk=3).mean_loss))
+        for K in (2, 44):  # (session 21) two-class rows' one exp; float32 tiles to K = 48
+            out += _k_calls(np.random.default_rng(1234 + K), dt, K)
     return out
 
 
