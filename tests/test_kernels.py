@@ -341,14 +341,16 @@ def test_stream_switch_is_restored(streamed):
 def test_default_stream_threshold():
     # outputs stream from 8 MiB, or from 1/16 of the L3 cache as glibc's sysconf reports it
     # (getconf asks the same), whichever is more; 8 MiB where the size is unknown
-    default = kernels._set_stream_bytes(0)
-    kernels._set_stream_bytes(default)
+    default, l3_reported = kernels.stream_info()
+    assert cxent.show_config("dicts")["stores"] == {"non_temporal_from": default,
+                                                    "l3": l3_reported}
     try:
         out = subprocess.run(["getconf", "LEVEL3_CACHE_SIZE"], capture_output=True, text=True,
                              check=False).stdout.strip()
     except OSError:
         pytest.skip("no getconf here")
     l3 = int(out) if out.isdigit() else 0
+    assert l3_reported == l3
     assert default == max(8 << 20, l3 // 16)
 
 

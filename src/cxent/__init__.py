@@ -63,14 +63,17 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
         count of the calling thread) and ``runtime`` (the path of the OpenMP library the kernels
         are bound to, e.g. the copy bundled in the wheel); ``memory``: ``kept`` (bytes kept
         for the next large outputs, `release_memory`) and ``limit`` (the most it keeps);
-        ``numpy``.
+        ``stores``: ``non_temporal_from`` (the smallest output, in bytes, that the kernels for
+        few classes write by non-temporal stores, in the AVX builds: the larger of 8 MiB and a
+        sixteenth of the L3 cache) and ``l3`` (the L3 cache's size as the OS reports it, 0 if
+        unknown); ``numpy``.
 
     Examples
     --------
     >>> import cxent
     >>> cfg = cxent.show_config("dicts")
     >>> sorted(cfg)
-    ['isa', 'memory', 'numpy', 'openmp', 'version']
+    ['isa', 'memory', 'numpy', 'openmp', 'stores', 'version']
     >>> cfg["isa"]["selected"] in cfg["isa"]["available"]
     True
     """
@@ -79,12 +82,14 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
     from . import _isa, _memory
 
     built, date, nmax, runtime = _isa.kernels.openmp_info()
+    nt_from, l3 = _isa.kernels.stream_info()
     cfg = {
         "version": __version__,
         "isa": {"selected": _isa.name, "available": _isa.available()},
         "openmp": {"built_with": built, "version": date, "max_threads": nmax,
                    "runtime": runtime},
         "memory": {"kept": _memory.kept_bytes(), "limit": _memory.keep_bytes},
+        "stores": {"non_temporal_from": nt_from, "l3": l3},
         "numpy": np.__version__,
     }
     if mode == "dicts":
@@ -99,4 +104,8 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
           + (f", _OPENMP={date}, max threads {nmax}, runtime {omp['runtime']}" if built else ""))
     mem = cfg["memory"]
     print(f"  memory kept for large outputs: {mem['kept']} bytes (at most {mem['limit']})")
+    st = cfg["stores"]
+    l3_text = f"L3 {st['l3'] >> 20} MiB as the OS reports it" if st["l3"] else "L3 size unknown"
+    print(f"  non-temporal stores (AVX builds, few classes): outputs from "
+          f"{st['non_temporal_from'] >> 20} MiB ({l3_text})")
     return None

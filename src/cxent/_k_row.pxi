@@ -342,6 +342,14 @@ cdef Py_ssize_t _stream_bytes = max(<Py_ssize_t> _STREAM_BYTES,
                                     <Py_ssize_t> (cx_l3_bytes() // _STREAM_L3_PART))
 
 
+def stream_info():
+    """Return ``(the smallest output in bytes that leaves the small-K tiles by non-temporal
+    stores, the L3 cache's size in bytes as the OS reports it or 0)``: the first is
+    max(8 MiB, L3 / 16) unless a test set it (_set_stream_bytes); builds without such stores
+    (no AVX) never use it."""
+    return int(_stream_bytes), int(cx_l3_bytes())
+
+
 def _set_stream_bytes(Py_ssize_t nbytes):
     """Set the smallest output, in bytes, that leaves the tiles by non-temporal stores; return
     the previous value.  For tests: both copies must give the same bits."""
