@@ -4,9 +4,9 @@ With at most 48 classes in float32 and 40 in float64 the kernels take rows a til
 row per vector lane); with more, or when the tile path is switched off (``_set_small_k(0)``),
 contiguous rows go in groups (each row's sums, then the group's logarithms one row per lane:
 cross-entropy to 512 classes, log_softmax and logsumexp in float32 to 128) and longer or
-strided rows one by one.  All use
-the same per-row formulas (_rows.h), so every operation and option must give bit-identical
-results on every path: the tiles, the groups (tile path off) and the strided row loops.
+strided rows one by one.  All use the same per-row formulas (_rows.h), so every operation and
+option must give bit-identical results on every path: the tiles, the groups (tile path off) and
+the strided row loops.
 """
 
 import contextlib
