@@ -309,9 +309,14 @@ cdef enum:
 cdef Py_ssize_t _small_k = _SMALL_K
 
 
+cdef inline Py_ssize_t _type_k(Py_ssize_t itemsize) noexcept nogil:
+    # the tiles' reach for items of this size (float32 or float64): CX_SMALL_K_OF
+    return _SMALL_K_F if itemsize == 4 else _SMALL_K_D
+
+
 cdef inline Py_ssize_t _tile_k(Py_ssize_t itemsize) noexcept nogil:
-    # the largest K of the tile path for items of this size (float32 or float64)
-    return min(_small_k, <Py_ssize_t> (_SMALL_K_F if itemsize == 4 else _SMALL_K_D))
+    # the largest K of the tile path for items of this size (_small_k caps it, for tests)
+    return min(_small_k, _type_k(itemsize))
 
 
 # Whether rows whose terms are all normal numbers take the exp without the tests for the others
@@ -508,7 +513,7 @@ def _fast_tile(const floating[:, ::1] x):
     (cx_tile_rowsum's answer).  For tests."""
     cdef Tile t
     cdef Py_ssize_t r, n = x.shape[0], K = x.shape[1]
-    cdef Py_ssize_t kmax = _SMALL_K_F if floating is float else _SMALL_K_D
+    cdef Py_ssize_t kmax = _type_k(sizeof(floating))
     cdef int groups
     if not (0 < n <= _TILE and 0 < K <= kmax):
         raise ValueError(f"a tile has 1 to {_TILE} rows of 1 to {kmax} classes, got "

@@ -104,13 +104,14 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    With fast_ok and K >= CX_TILE_FAST_K (or K = 2), a group of 16 rows whose terms are all
    normal numbers (CX_ALL_NORMAL, the rule of cx_max_* for a row: every element finite and
    within CX_SPAN_* of its row's maximum) takes CX_EXP_NORMAL's exp, the same bits in fewer
-   operations; returns the number of such groups.  AVX2 build, one thread, 4M elements, against the exp with its tests for all (min
-   of 5 rounds): cross-entropy + gradient float32 K = 8-40 0-7 % faster, float64 K = 17-40
-   4-7 % (K = 8 within 1 %); softmax float32 K = 8-40 6-11 %, float64 9-14 %.  Below
-   CX_TILE_FAST_K the test cost more than it saved (softmax float32 K = 2 5-8 % slower); with
-   the test a constant 0 there, K = 2 is still 2-4 % slower than before this rule (12 % more
-   instructions in the tile's load by callgrind: the compiler's code around the same loops).
-   K = 2 takes the test again since it saves one of the two exps (CX_TILE_PAIR_TERMS). */
+   operations; returns the number of such groups.  AVX2 build, one thread, 4M elements,
+   against the exp with its tests for all (min of 5 rounds): cross-entropy + gradient float32
+   K = 8-40 0-7 % faster, float64 K = 17-40 4-7 % (K = 8 within 1 %); softmax float32 K = 8-40
+   6-11 %, float64 9-14 %.  Below CX_TILE_FAST_K the test cost more than it saved (softmax
+   float32 K = 2 5-8 % slower); with the test a constant 0 there, K = 2 is still 2-4 % slower
+   than before this rule (12 % more instructions in the tile's load by callgrind: the
+   compiler's code around the same loops).  K = 2 takes the test again since it saves one of
+   the two exps (CX_TILE_PAIR_TERMS). */
 #define CX_TILE_FAST_K 4
 /* K = 2 (a two-class classifier's rows) in CX_EXP_NORMAL's groups: one exp per row, the lower
    term's exp(lo - s); the maximum's term is exp(0) = 1 exactly, and a tie's exp(0) is 1 too, so
