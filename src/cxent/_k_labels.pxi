@@ -215,7 +215,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
     cdef const double* gy = t.gy
     cdef Py_ssize_t K = a.K, sgk = a.sg.k, r, k
     cdef double wk
-    cdef bint streams
+    cdef bint streams, scale_out
     _tile_load(t, x, K, a.cap)
     if lse != NULL:
         for r in range(t.n):
@@ -252,8 +252,13 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                              t.logt, t.aux, a.eps, a.wsum, t.sc, a.zl, t.lse, K, t.val,
                              t.coef, t.smooth, t.gy)
         if g != NULL:
+            streams = _tile_streams(t, g, sgk, K)
+            # the rows' factors on the way out (_tile_store), when nothing below reads the
+            # scaled tile: no smoothing, no cap, no label entries put into the tile
+            scale_out = a.eps == 0 and a.cap == 0 and not streams
             if a.eps == 0:
-                _tile_scale(et, t.coef, t.n, K)
+                if not scale_out:
+                    _tile_scale(et, t.coef, t.n, K)
             else:
                 for k in range(K):
                     wk = w[k * a.sw] if w != NULL else 1.0
@@ -267,16 +272,15 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                 for k in range(K):
                     _softcap_grad_run(et + k * _TILE, 1, xt + k * _TILE, t.n, a.cap)
             for r in range(t.n if t.skipped else 0):
-                if lab[r] < 0:  # exact zeros, whatever the logits (nan included)
+                if lab[r] < 0:  # exact zeros, whatever the logits (nan included; coef 0)
                     for k in range(K):
                         et[k * _TILE + r] = 0
-            streams = _tile_streams(t, g, sgk, K)
             if a.cap == 0 and streams:  # the label's entries by vector selects
                 if floating is float:
                     cx_tile_put_f(et, lab, gy, t.n, K)
                 else:
                     cx_tile_put_d(et, lab, gy, t.n, K)
-            _tile_store(t, g, sgk, K, streams)
+            _tile_store(t, g, sgk, K, streams, t.coef if scale_out else NULL)
             if a.cap == 0 and not streams:
                 # the label's entries into the output rows after the transposed copy:
                 # written into the tile, each would stall the copy's vector load of its

@@ -196,15 +196,15 @@ cdef inline bint _rows_by_tiles(const floating* x, const RowsArgs* a, Py_ssize_t
         t.n = min(<Py_ssize_t> _TILE, r1 - r0)
         _rows_tile_offsets(&t, &p, a)
         _tile_load(&t, x, K, 0)
-        if not log:
+        if not log:  # the terms times 1 / total on their way out
             for r in range(t.n):
                 t.coef[r] = 1.0 / t.tot[r]
-            _tile_scale(<floating*> t.et, t.coef, t.n, K)
         elif floating is float:
             cx_tile_logsub_f(<float*> t.xt, <float*> t.et, <float*> t.sh, t.logt, t.n, K)
         else:
             cx_tile_logsub_d(<double*> t.xt, <double*> t.et, <double*> t.sh, t.logt, t.n, K)
-        _tile_store(&t, o, a.so.k, K, _tile_streams(&t, o, a.so.k, K))
+        _tile_store(&t, o, a.so.k, K, _tile_streams(&t, o, a.so.k, K),
+                    t.coef if not log else NULL)
         r0 += t.n
     _tile_free(&t)
     return True

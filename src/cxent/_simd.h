@@ -610,6 +610,25 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
     for (ptrdiff_t k = 0; k < n; k++) o[k] = cx_logsub1_f(x[k], m, c);
 }
 
+/* A tile's element v of lane r on its way out of the tile: v, or (c != NULL) v times c[r] as
+   cx_mul1_* gives it, the float32 factors split as cx_hi_f(c[r]) + cx_lo_f(c[r]) in hi, lo
+   (set with c; read with hardware FMA) */
+CX_INLINE double cx_out_d(double v, ptrdiff_t r, const double *c, const float *hi,
+                          const float *lo) {
+    (void)hi;
+    (void)lo;
+    return c ? cx_mul1_d(v, c[r]) : v;
+}
+CX_INLINE float cx_out_f(float v, ptrdiff_t r, const double *c, const float *hi, const float *lo) {
+#if CX_HAVE_FMA
+    return c ? cx_mul_split_f(v, hi[r], lo[r]) : v;
+#else
+    (void)hi;
+    (void)lo;
+    return c ? cx_mul1_f(v, c[r]) : v;
+#endif
+}
+
 /* d[r * dr + k * dk] = s[r * sr + k * sk] for r < n, k < K, with sk == dr == 1 (rows to a tile)
    or sr == dk == 1 (a tile to rows): a transposing copy, by blocks of 4 rows and W columns with
    vector loads, shuffles and stores where the instruction set has them (4 x 4 floats by SSE on
@@ -617,7 +636,9 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
    less often than 32-byte ones), element by element for the rows after the last whole group of 4
    and for K < W.  A K that is not a multiple of W ends with a block at column K - W, which copies
    some elements a second time (the same values).  With `stream` (a tile to rows, K a multiple
-   of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With pf (rows
+   of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With c (a
+   tile to rows by ordinary stores: cx_tile_scatter_*) each lane r's elements are multiplied by
+   c[r] on their way (cx_out_*, in the blocks' vectors).  With pf (rows
    to a tile; pf the first row of the next tile, all n of whose rows are in the array:
    cx_tile_gather_* passes NULL otherwise, never a pointer past the array) each group of 4 rows
    first fetches the same rows of the next tile into the caches: a small-K tile's rows are read
@@ -640,8 +661,13 @@ CX_INLINE void cx_logsub_f(const float *x, float *o, ptrdiff_t n, float m, doubl
 /* tile columns k, k+1 (rows r..r+3, sk apart) -> rows r..r+3 (dr apart), columns k, k+1, by
    ordinary or (stream, d 16-byte aligned) non-temporal stores */
 CX_INLINE void cx_block_out_d(const double *s, ptrdiff_t sk, double *d, ptrdiff_t dr,
-                              int stream) {
+                              int stream, const double *c) {
     __m256d c0 = _mm256_loadu_pd(s), c1 = _mm256_loadu_pd(s + sk);
+    if (c) { /* the rows' factors (cx_out_d) */
+        __m256d f = _mm256_loadu_pd(c);
+        c0 = _mm256_mul_pd(c0, f);
+        c1 = _mm256_mul_pd(c1, f);
+    }
     __m256d lo = _mm256_unpacklo_pd(c0, c1), hi = _mm256_unpackhi_pd(c0, c1);
     __m128d o[4];
     o[0] = _mm256_castpd256_pd128(lo);
@@ -651,7 +677,10 @@ CX_INLINE void cx_block_out_d(const double *s, ptrdiff_t sk, double *d, ptrdiff_
     CX_PUT4(stream, _mm_stream_pd, _mm_storeu_pd, d, dr, o)
 }
 CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
-                          ptrdiff_t dk, int stream) {
+                          ptrdiff_t dk, int stream, const double *c, const float *hi,
+                          const float *lo) {
+    (void)hi;
+    (void)lo;
     if (sk == 1) { /* rows r..r+3, columns k, k+1 -> tile columns k, k+1 */
         __m256d a0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(s)),
                                           _mm_loadu_pd(s + 2 * sr), 1);
@@ -660,20 +689,41 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
         _mm256_storeu_pd(d, _mm256_unpacklo_pd(a0, a1));
         _mm256_storeu_pd(d + dk, _mm256_unpackhi_pd(a0, a1));
     } else { /* tile columns k, k+1 (rows r..r+3) -> rows r..r+3, columns k, k+1 */
-        cx_block_out_d(s, sk, d, dr, stream);
+        cx_block_out_d(s, sk, d, dr, stream, c);
     }
 }
 #else
 #define CX_BLOCK_W_D 0
-#define cx_block_d(s, sr, sk, d, dr, dk, stream) ((void)(stream)) /* never called: W == 0 */
+#define cx_block_d(s, sr, sk, d, dr, dk, stream, c, hi, lo) /* never called: W == 0 */         \
+    ((void)(stream), (void)(c), (void)(hi), (void)(lo))
 #endif
 #if CX_SSE2
 #define CX_BLOCK_W_F 4
+/* cx_mul1_f of 4 lanes: a times c[0..3], as hi + lo in float32 with hardware FMA (cx_out_f) */
+CX_INLINE __m128 cx_mul4_f(__m128 a, const double *c, const float *hi, const float *lo) {
+#if CX_HAVE_FMA /* an x86 FMA build (SSE2 here): AVX and immintrin.h too */
+    (void)c;
+    return _mm_fmadd_ps(a, _mm_loadu_ps(hi), _mm_mul_ps(a, _mm_loadu_ps(lo)));
+#else
+    (void)hi;
+    (void)lo;
+    __m128d l = _mm_mul_pd(_mm_cvtps_pd(a), _mm_loadu_pd(c));
+    __m128d h = _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(a, a)), _mm_loadu_pd(c + 2));
+    return _mm_movelh_ps(_mm_cvtpd_ps(l), _mm_cvtpd_ps(h));
+#endif
+}
 /* a 4 x 4 transpose: 4 contiguous source vectors ss apart, 4 destination ds apart, by ordinary
    or (stream, d 16-byte aligned) non-temporal stores */
-CX_INLINE void cx_block4_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds, int stream) {
+CX_INLINE void cx_block4_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds, int stream,
+                           const double *c, const float *hi, const float *lo) {
     __m128 a0 = _mm_loadu_ps(s), a1 = _mm_loadu_ps(s + ss);
     __m128 a2 = _mm_loadu_ps(s + 2 * ss), a3 = _mm_loadu_ps(s + 3 * ss);
+    if (c) { /* tile columns of 4 lanes: times the lanes' factors (cx_out_f) */
+        a0 = cx_mul4_f(a0, c, hi, lo);
+        a1 = cx_mul4_f(a1, c, hi, lo);
+        a2 = cx_mul4_f(a2, c, hi, lo);
+        a3 = cx_mul4_f(a3, c, hi, lo);
+    }
     __m128 b0 = _mm_unpacklo_ps(a0, a1), b1 = _mm_unpackhi_ps(a0, a1);
     __m128 b2 = _mm_unpacklo_ps(a2, a3), b3 = _mm_unpackhi_ps(a2, a3);
     __m128 o[4];
@@ -684,33 +734,39 @@ CX_INLINE void cx_block4_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
     CX_PUT4(stream, _mm_stream_ps, _mm_storeu_ps, d, ds, o)
 }
 CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
-                          ptrdiff_t dk, int stream) {
-    /* either way: rows to a tile (sk == 1) or a tile to rows */
-    cx_block4_f(s, sk == 1 ? sr : sk, d, sk == 1 ? dk : dr, stream);
+                          ptrdiff_t dk, int stream, const double *c, const float *hi,
+                          const float *lo) {
+    /* either way: rows to a tile (sk == 1) or a tile to rows (the only way with c) */
+    cx_block4_f(s, sk == 1 ? sr : sk, d, sk == 1 ? dk : dr, stream, c, hi, lo);
 }
 #else
 #define CX_BLOCK_W_F 0
-#define cx_block_f(s, sr, sk, d, dr, dk, stream) ((void)(stream)) /* never called: W == 0 */
+#define cx_block_f(s, sr, sk, d, dr, dk, stream, c, hi, lo) /* never called: W == 0 */         \
+    ((void)(stream), (void)(c), (void)(hi), (void)(lo))
 #endif
 #define CX_TRANSPOSE(T, SUF, W)                                                               \
     CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
                                       ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K,    \
-                                      int stream, const T *pf) {                              \
+                                      int stream, const T *pf, const double *c,               \
+                                      const float *hi, const float *lo) {                     \
         ptrdiff_t r = 0;                                                                      \
         if (W && K >= W) {                                                                    \
             for (; r + 4 <= n; r += 4) {                                                      \
+                const double *cr = c ? c + r : NULL;                                          \
+                const float *hr = hi ? hi + r : NULL, *lr = lo ? lo + r : NULL;               \
                 if (pf)                                                                       \
                     cx_prefetch_bytes(pf + r * sr, 4 * K * (ptrdiff_t)sizeof(T));             \
                 for (ptrdiff_t k = 0; k + W <= K; k += W)                                     \
                     cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk,  \
-                                   stream);                                                   \
+                                   stream, cr, hr, lr);                                       \
                 if (K % (W ? W : 1))                                                            \
                     cx_block_##SUF(s + r * sr + (K - W) * sk, sr, sk, d + r * dr + (K - W) * dk, \
-                                   dr, dk, stream);                                           \
+                                   dr, dk, stream, cr, hr, lr);                               \
             }                                                                                 \
         }                                                                                     \
         for (; r < n; r++)                                                                    \
-            for (ptrdiff_t k = 0; k < K; k++) d[r * dr + k * dk] = s[r * sr + k * sk];        \
+            for (ptrdiff_t k = 0; k < K; k++)                                                 \
+                d[r * dr + k * dk] = cx_out_##SUF(s[r * sr + k * sk], r, c, hi, lo);          \
     }
 CX_TRANSPOSE(double, d, CX_BLOCK_W_D)
 CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
@@ -789,19 +845,25 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
         }                                                                                     \
     }                                                                                         \
     static void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,          \
-                                      const ptrdiff_t *off, int run) {                        \
+                                      const ptrdiff_t *off, int run, const double *c) {       \
+        float hi[CX_TILE], lo[CX_TILE]; /* c split, for float32 with hardware FMA */          \
+        if (c && sizeof(T) == 4 && CX_HAVE_FMA) {                                             \
+            CX_PRAGMA(omp simd)                                                               \
+            for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); } \
+        }                                                                                     \
         switch (K) {                                                                          \
             CX_TILE_CASES(CX_SCATTER_CASE, SUF)                                                    \
             default:                                                                          \
                 for (ptrdiff_t r = 0; r < n; r++)                                             \
-                    for (ptrdiff_t k = 0; k < K; k++) g[off[r] + k] = tile[k * CX_TILE + r];  \
+                    for (ptrdiff_t k = 0; k < K; k++)                                         \
+                        g[off[r] + k] = cx_out_##SUF(tile[k * CX_TILE + r], r, c, hi, lo);    \
         }                                                                                     \
     }
 #define CX_GATHER_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
         if (run) {                                                                            \
             cx_transpose_##SUF(x + off[0], KK, 1, tile, 1, CX_TILE, n, KK, 0,                 \
-                               npf >= n ? x + off[0] + n * KK : NULL);                        \
+                               npf >= n ? x + off[0] + n * KK : NULL, NULL, NULL, NULL);      \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
@@ -810,11 +872,12 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
 #define CX_SCATTER_CASE(KK, SUF)                                                              \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0, NULL);          \
+            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0, NULL, c, hi, lo); \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
-            for (int k = 0; k < KK; k++) g[off[r] + k] = tile[k * CX_TILE + r];               \
+            for (int k = 0; k < KK; k++)                                                      \
+                g[off[r] + k] = cx_out_##SUF(tile[k * CX_TILE + r], r, c, hi, lo);            \
         return;
 #define CX_TILE_CASES(C, S) C(1, S) C(2, S) C(3, S) C(4, S) C(5, S) C(6, S) C(7, S) C(8, S)      \
     C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
@@ -956,7 +1019,7 @@ CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
     }
 #define CX_STREAM_CASE(KK, SUF)                                                               \
     case KK:                                                                                  \
-        cx_transpose_##SUF(tile, 1, CX_TILE, g, KK, 1, n, KK, 1, NULL);                       \
+        cx_transpose_##SUF(tile, 1, CX_TILE, g, KK, 1, n, KK, 1, NULL, NULL, NULL, NULL);     \
         return;
 #define CX_STREAM_CASES_d                                                                     \
     CX_STREAM_CASE(16, d) CX_STREAM_CASE(18, d) CX_STREAM_CASE(20, d) CX_STREAM_CASE(22, d)    \
@@ -967,8 +1030,9 @@ CX_INLINE int cx_tile_can_stream_f(const float *g, ptrdiff_t K) {
 #if CX_STREAM
 CX_TILE_STREAM(double, d,
                if (K % 2) cx_stream_odd_d(tile, n, K, g);
-               else cx_transpose_d(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL))
-CX_TILE_STREAM(float, f, cx_transpose_f(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL))
+               else cx_transpose_d(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL, NULL, NULL, NULL))
+CX_TILE_STREAM(float, f,
+               cx_transpose_f(tile, 1, CX_TILE, g, K, 1, n, K, 1, NULL, NULL, NULL, NULL))
 #else /* never called: cx_tile_can_stream_* is 0 */
 #define cx_tile_stream_d(tile, n, K, g) ((void)0)
 #define cx_tile_stream_f(tile, n, K, g) ((void)0)

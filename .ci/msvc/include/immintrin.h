@@ -2,13 +2,9 @@
    pass): the types and the prototypes Microsoft documents for the AVX intrinsics cxent uses. */
 #pragma once
 #include <emmintrin.h>
-typedef struct __declspec(align(16)) __m128d {
-    double m128d_f64[2];
-} __m128d;
 typedef struct __declspec(align(32)) __m256d {
     double m256d_f64[4];
 } __m256d;
-__m128d _mm_loadu_pd(double const *p);
 __m128d _mm_set_pd(double e1, double e0);
 void _mm_storeu_pd(double *p, __m128d a);
 __m256d _mm256_loadu_pd(double const *p);
@@ -19,5 +15,6 @@ __m256d _mm256_insertf128_pd(__m256d a, __m128d b, int imm);
 __m128d _mm256_extractf128_pd(__m256d a, int imm);
 __m256d _mm256_unpacklo_pd(__m256d a, __m256d b);
 __m256d _mm256_unpackhi_pd(__m256d a, __m256d b);
+__m256d _mm256_mul_pd(__m256d a, __m256d b);
 __m256d _mm256_shuffle_pd(__m256d a, __m256d b, const int imm);
 void _mm_stream_pd(double *p, __m128d a);
