@@ -549,7 +549,7 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize
     # outputs (benchmarks/ab.py, two runs): cross-entropy + gradient float64 K = 8 / 10 / 17
     # 3-4 / 4-10 / 8 % faster, float32 K = 10 / 16 / 24 3-6 / 3-5 / 5-8 % (K = 8 0-1 %);
     # softmax float64 K = 10 17 %, float32 K = 16 / 32 7 / 11 %; baseline float64 K = 10 5 %.
-    # callgrind (65,536-131,072 rows): float64 K = 10 247 -> 233 instructions per row, but
+    # callgrind (1M elements): float64 K = 10 247 -> 233 instructions per row, but
     # float32 K = 10 203 -> 207 (4-lane products in the transpose's blocks, against the pass's
     # 8-lane ones), faster all the same.
     cdef floating* et = <floating*> t.et
