@@ -568,6 +568,11 @@ CX_INLINE double cx_mul1_d(double e, double c) { return e * c; }
 CX_INLINE float cx_hi_f(double c) { return (float)c; }
 CX_INLINE float cx_lo_f(double c) { return (float)(c - (double)(float)c); }
 CX_INLINE float cx_mul_split_f(float e, float hi, float lo) { return fmaf(e, hi, e * lo); }
+/* the factors c[r] of n lanes (a tile's rows) split once each: hi[r] + lo[r] */
+CX_INLINE void cx_split_lanes_f(const double *c, ptrdiff_t n, float *hi, float *lo) {
+    CX_PRAGMA(omp simd)
+    for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); }
+}
 
 CX_INLINE float cx_mul1_f(float e, double c) {
 #if CX_HAVE_FMA
@@ -638,14 +643,13 @@ CX_INLINE float cx_out_f(float v, ptrdiff_t r, const double *c, const float *hi,
    some elements a second time (the same values).  With `stream` (a tile to rows, K a multiple
    of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With c (a
    tile to rows by ordinary stores: cx_tile_scatter_*) each lane r's elements are multiplied by
-   c[r] on their way (cx_out_*, in the blocks' vectors).  With pf (rows
-   to a tile; pf the first row of the next tile, all n of whose rows are in the array:
-   cx_tile_gather_* passes NULL otherwise, never a pointer past the array) each group of 4 rows
-   first fetches the same rows of the next tile into the caches: a small-K tile's rows are read
-   at a burst, faster than the hardware's prefetchers run ahead of them (session 20, an Intel Xeon
-   with AVX-512, AVX2 build, cross-entropy + gradient from memory: float64 K = 2-33 4-20 %
-   faster, float32 within 4 %; softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead
-   gained nothing more). */
+   c[r] on their way (cx_out_*, in the blocks' vectors).  With pf (rows to a tile; pf the first
+   row of the next tile, all n of whose rows are in the array: cx_tile_gather_* passes NULL
+   otherwise, never a pointer past the array) each group of 4 rows first fetches the same rows
+   of the next tile into the caches: a small-K tile's rows are read at a burst, faster than the
+   hardware's prefetchers run ahead of them (session 20, an Intel Xeon with AVX-512, AVX2 build,
+   cross-entropy + gradient from memory: float64 K = 2-33 4-20 % faster, float32 within 4 %;
+   softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead gained nothing more). */
 /* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
    d 16-byte aligned) when `nt`, else by `store` */
 #define CX_PUT4(nt, stream, store, d, ds, o)                                                  \
@@ -797,8 +801,7 @@ CX_INLINE void cx_tile_scale_d(double *et, const double *c, ptrdiff_t n, ptrdiff
 CX_INLINE void cx_tile_scale_f(float *et, const double *c, ptrdiff_t n, ptrdiff_t K) {
 #if CX_HAVE_FMA
     float hi[CX_TILE], lo[CX_TILE];
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); }
+    cx_split_lanes_f(c, n, hi, lo);
     for (ptrdiff_t k = 0; k < K; k++) {
         float *e = et + k * CX_TILE;
         CX_PRAGMA(omp simd)
@@ -825,8 +828,7 @@ CX_INLINE void cx_tile_logsub_d(const double *xt, double *o, const double *m, co
 CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const double *c,
                                 ptrdiff_t n, ptrdiff_t K) {
     float hi[CX_TILE], lo[CX_TILE];
-    CX_PRAGMA(omp simd)
-    for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); }
+    cx_split_lanes_f(c, n, hi, lo);
     for (ptrdiff_t k = 0; k < K; k++) {
         CX_PRAGMA(omp simd)
         for (ptrdiff_t r = 0; r < n; r++)
@@ -847,10 +849,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     static void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,          \
                                       const ptrdiff_t *off, int run, const double *c) {       \
         float hi[CX_TILE], lo[CX_TILE]; /* c split, for float32 with hardware FMA */          \
-        if (c && sizeof(T) == 4 && CX_HAVE_FMA) {                                             \
-            CX_PRAGMA(omp simd)                                                               \
-            for (ptrdiff_t r = 0; r < n; r++) { hi[r] = cx_hi_f(c[r]); lo[r] = cx_lo_f(c[r]); } \
-        }                                                                                     \
+        if (c && sizeof(T) == 4 && CX_HAVE_FMA) cx_split_lanes_f(c, n, hi, lo);              \
         switch (K) {                                                                          \
             CX_TILE_CASES(CX_SCATTER_CASE, SUF)                                                    \
             default:                                                                          \
