@@ -77,6 +77,22 @@ CX_INLINE float cx_keep_f(float v, int keep) {
     return cx_from_bits_f(cx_bits_f(v) & (0u - (uint32_t)(keep != 0)));
 }
 
+/* Counts of the elements equal to a row's maximum in float64 vector lanes, by the comparison's
+   mask (all ones where equal; cx_eq_mask_d) at the lanes' width: the term dropped from the sum by
+   cx_andnot_d, and the count, an integer in the bits of the float64 2^52 + count, raised by
+   subtracting the mask (-1) or by adding 1.  It starts at CX_LANES0_d, the bits of 2^52, and
+   reads back as that float64 minus 2^52 (cx_lanes_value_d): exact for counts below 2^52, with
+   no conversion of a 64-bit integer (AVX2 has none).  float32 lanes count in int32. */
+typedef uint64_t cx_mask_d;
+typedef uint64_t cx_lanes_d;
+typedef int32_t cx_lanes_f;
+#define CX_LANES0_d 0x4330000000000000ull
+#define CX_LANES0_f 0
+CX_INLINE cx_mask_d cx_eq_mask_d(double a, double b) { return a == b ? ~(cx_mask_d)0 : 0; }
+CX_INLINE double cx_andnot_d(cx_mask_d m, double v) { return cx_from_bits_d(cx_bits_d(v) & ~m); }
+CX_INLINE double cx_lanes_value_d(cx_lanes_d c) { return cx_from_bits_d(c) - 0x1p52; }
+CX_INLINE double cx_lanes_value_f(cx_lanes_f c) { return (double)c; }
+
 /* exp(s) for doubles, exp(s + err) with |err| << ulp(s) for floats (err = 0 for a plain exp; a
    float64 argument has no such correction, and adding 0 would cost an instruction, as r + 0 is
    not r when r is -0): the core of the exps below.
@@ -392,13 +408,27 @@ CX_ROW_MAX(float, f)
    returns is then not accurate by itself when it is tiny. */
 #define CX_COMP_BASE 4.0f
 #define CX_COMP_BLOCK 512
-#define CX_SUMEXP_LANE(T, EXPM, a, STORE, MODE)                                               \
+/* the counts and sums of the lanes (CX_SUMEXP_REST's lane_cnt, lane_acc): float64 lanes count in
+   cx_count_d's integers by the comparison's mask, one subtraction, and drop the maximum's term by
+   an AND-NOT of it (GCC: a blend), where int32 counts of float64 lanes took the masks' packing to
+   32-bit lanes, 5 instructions more per 8 elements; float32 lanes count in int32 */
+#define CX_LANE_TERM_d(a, v)                                                                  \
+    {                                                                                         \
+        cx_mask_d top_ = cx_eq_mask_d(a, m);                                                  \
+        lane_cnt[j] -= top_;                                                                  \
+        lane_acc[j] += cx_andnot_d(top_, v);                                                  \
+    }
+#define CX_LANE_TERM_f(a, v)                                                                  \
+    {                                                                                         \
+        int c_ = (a) == m;                                                                    \
+        lane_cnt[j] += c_;                                                                    \
+        lane_acc[j] += c_ ? 0.0 : (double)(v);                                                \
+    }
+#define CX_SUMEXP_LANE(T, SUF, EXPM, a, STORE, MODE)                                          \
     {                                                                                         \
         T v_ = EXPM(a, m, MODE);                                                              \
         STORE                                                                                 \
-        int c_ = (a) == m;                                                                    \
-        lane_cnt[j] += c_;                                                                    \
-        lane_acc[j] += c_ ? 0.0 : (double)v_;                                                 \
+        CX_LANE_TERM_##SUF(a, v_)                                                             \
     }
 /* pf (the next row, or NULL): its 128 bytes at the offset of x + k0 fetched into the caches,
    one block of 16 or 32 elements ahead of their use by the next row's maximum, which reads them
@@ -420,11 +450,11 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
     for (ptrdiff_t i = 0; i < nbytes; i += 64) CX_PREFETCH((const char *)p + i);
 }
 /* blocks of 16 from k0, one term per lane */
-#define CX_SUMEXP_16(T, EXPM, STORE, MODE)                                                    \
+#define CX_SUMEXP_16(T, SUF, EXPM, STORE, MODE)                                               \
     for (; k0 + 16 <= n; k0 += 16) {                                                          \
         CX_PREFETCH_NEXT(k0)                                                                  \
         CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(T, EXPM, x[k0 + j], STORE, MODE)          \
+        for (int j = 0; j < 16; j++) CX_SUMEXP_LANE(T, SUF, EXPM, x[k0 + j], STORE, MODE)     \
     }
 #define CX_SUMEXP_BODY_F(STORE, STORE0, STORE1, MODE)                                         \
     for (; k0 + 32 <= n; k0 += 32) {                                                          \
@@ -439,8 +469,9 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
             lane_acc[j] += (double)((c0 ? 0.0f : v0) + (c1 ? 0.0f : v1));                     \
         }                                                                                     \
     }                                                                                         \
-    CX_SUMEXP_16(float, CX_EXPM_f, STORE, MODE)
-#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE) CX_SUMEXP_16(double, CX_EXPM_d, STORE, MODE)
+    CX_SUMEXP_16(float, f, CX_EXPM_f, STORE, MODE)
+#define CX_SUMEXP_BODY_D(STORE, STORE0, STORE1, MODE)                                         \
+    CX_SUMEXP_16(double, d, CX_EXPM_d, STORE, MODE)
 /* the last 16 elements again, counting only the n - k0 not done yet (rows of more than 16):
    lanes J0 to 15 of them, J0 = 8 when lanes 0-7 are all done (a remainder of at most 8: half
    the exps, the same sums); STORE writes the new terms to e (e may be x: done lanes keep their
@@ -500,7 +531,7 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
         for (int j = 0; j < 16; j++)                                                          \
             lane_acc[j] += ((double)hi[j] - (double)CX_COMP_BASE) + (double)lo[j];            \
     }                                                                                         \
-    CX_SUMEXP_16(float, CX_EXPM_f, STORE, MODE)
+    CX_SUMEXP_16(float, f, CX_EXPM_f, STORE, MODE)
 /* the blocks of a row of more than CX_SMALL_K_OF(T) elements, the terms stored in e if given,
    by the exp of MODE (a constant: one copy of the loops per mode) */
 #define CX_SUMEXP_BLOCKS(T, BODY, EXPM, MODE)                                                 \
@@ -511,14 +542,14 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
     }                                                                                         \
     if (k0 < n) CX_SUMEXP_LAST(T, EXPM, MODE)
 /* `fast` (cx_max_*'s answer for the row): the terms by CX_EXP_NORMAL's exp, the same bits */
-#define CX_SUMEXP_REST(T, NAME, BODY, EXPM)                                                   \
+#define CX_SUMEXP_REST(T, SUF, NAME, BODY, EXPM)                                              \
     CX_INLINE double NAME(const T *x, ptrdiff_t n, T m, T *e, double *count, int fast,        \
                           const T *pf) {                                                      \
-        double lane_acc[16], tail = 0.0, tail_cnt = 0.0;                                      \
-        int32_t lane_cnt[16];                                                                 \
+        double lane_acc[16], lane_n[16], tail = 0.0, tail_cnt = 0.0;                          \
+        cx_lanes_##SUF lane_cnt[16];                                                          \
         ptrdiff_t k0 = 0;                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = 0; }                  \
+        for (int j = 0; j < 16; j++) { lane_acc[j] = 0.0; lane_cnt[j] = CX_LANES0_##SUF; }    \
         if (n > CX_SMALL_K_OF(T) && fast) {                                                   \
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, CX_EXP_NORMAL)                                    \
         } else if (n > CX_SMALL_K_OF(T)) {                                                    \
@@ -531,14 +562,16 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
             tail_cnt += c_;                                                                   \
             tail += c_ ? 0.0 : (double)v_;                                                    \
         }                                                                                     \
+        CX_PRAGMA(omp simd)                                                                   \
+        for (int j = 0; j < 16; j++) lane_n[j] = cx_lanes_value_##SUF(lane_cnt[j]);           \
         CX_TREE16(lane_acc, CX_ADDOP)                                                         \
-        CX_TREE16(lane_cnt, CX_ADDOP)                                                         \
-        *count = (double)lane_cnt[0] + tail_cnt;                                              \
+        CX_TREE16(lane_n, CX_ADDOP)                                                           \
+        *count = lane_n[0] + tail_cnt;                                                        \
         return lane_acc[0] + tail;                                                            \
     }
-CX_SUMEXP_REST(double, cx_sumexp_rest_d, CX_SUMEXP_BODY_D, CX_EXPM_d)
-CX_SUMEXP_REST(float, cx_sumexp_rest_f, CX_SUMEXP_BODY_F, CX_EXPM_f)
-CX_SUMEXP_REST(float, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
+CX_SUMEXP_REST(double, d, cx_sumexp_rest_d, CX_SUMEXP_BODY_D, CX_EXPM_d)
+CX_SUMEXP_REST(float, f, cx_sumexp_rest_f, CX_SUMEXP_BODY_F, CX_EXPM_f)
+CX_SUMEXP_REST(float, f, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
 #undef CX_SUMEXP_REST
 #undef CX_SUMEXP_BODY_TOTAL_F
 #undef CX_COMP_ADD
@@ -549,6 +582,8 @@ CX_SUMEXP_REST(float, cx_sumexp_total_f, CX_SUMEXP_BODY_TOTAL_F, CX_EXPM_f)
 #undef CX_SUMEXP_BODY_F
 #undef CX_SUMEXP_BODY_D
 #undef CX_SUMEXP_LANE
+#undef CX_LANE_TERM_d
+#undef CX_LANE_TERM_f
 #undef CX_SUMEXP_16
 #undef CX_SUMEXP_LAST
 #undef CX_SUMEXP_LAST_LANES
