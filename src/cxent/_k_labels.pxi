@@ -285,9 +285,13 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                 # the label's entries into the output rows after the transposed copy:
                 # written into the tile, each would stall the copy's vector load of its
                 # column (a store that does not forward to a wider load)
-                for r in range(t.n):
-                    if lab[r] >= 0:
+                if t.skipped == 0:  # (every row computed: no test per row)
+                    for r in range(t.n):
                         g[og[r] + lab[r] * sgk] = <floating> gy[r]
+                else:
+                    for r in range(t.n):
+                        if lab[r] >= 0:
+                            g[og[r] + lab[r] * sgk] = <floating> gy[r]
 
 
 cdef inline void _ce_group(const floating* x, const LabelArgs* a, Tile* t) noexcept nogil:
