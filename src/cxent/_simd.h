@@ -387,8 +387,8 @@ CX_ROW_MAX(float, f)
    their offsets into the caches (CX_PREFETCH_NEXT).
 
    float32 terms are added in pairs in float32 (relative error at most 2^-24 of the pair) before
-   the float64 lanes, so the converts cost half as much.  Counts are int32 per lane: exact for
-   rows of up to 2^35 elements.
+   the float64 lanes, so the converts cost half as much.  Counts are int32 per lane for float32
+   rows (exact for rows of up to 2^35 elements) and cx_lanes_d's integers for float64 rows (2^56).
 
    cx_sumexp_total_f: the same parts for a caller that needs only their sum, count + rest (the
    softmax, whose logarithm nobody takes): its blocks of 32 add every term, the maximum's 1
@@ -409,9 +409,11 @@ CX_ROW_MAX(float, f)
 #define CX_COMP_BASE 4.0f
 #define CX_COMP_BLOCK 512
 /* the counts and sums of the lanes (CX_SUMEXP_REST's lane_cnt, lane_acc): float64 lanes count in
-   cx_count_d's integers by the comparison's mask, one subtraction, and drop the maximum's term by
+   cx_lanes_d's integers by the comparison's mask, one subtraction, and drop the maximum's term by
    an AND-NOT of it (GCC: a blend), where int32 counts of float64 lanes took the masks' packing to
-   32-bit lanes, 5 instructions more per 8 elements; float32 lanes count in int32 */
+   32-bit lanes, 5 instructions more per 8 elements (callgrind, cross-entropy + gradient over 4M
+   elements, AVX2 build: float64 K = 100 67.27 -> 64.44 million instructions, K = 1,000 49.76 ->
+   47.12; the same bits; time within the noise here); float32 lanes count in int32 */
 #define CX_LANE_TERM_d(a, v)                                                                  \
     {                                                                                         \
         cx_mask_d top_ = cx_eq_mask_d(a, m);                                                  \
