@@ -279,8 +279,9 @@ CX_SOFTCAP_RUNS(float, f)
 /* log1p(u) for u >= -1, vectorizable: w = 1 + u = 2^e f with f in [sqrt(1/2), sqrt(2)),
    log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, by its odd series to s^21 (truncation
    below 1e-18), plus the rounding error of 1 + u, (u - (w - 1)) / w.  Within 2 ulp; log1p(-1) =
-   -inf, log1p(inf) = inf, nan -> nan, u < -1 -> nan. */
-CX_INLINE double cx_log1p_d(double u) {
+   -inf, log1p(inf) = inf, nan -> nan, u < -1 -> nan.  `special` 0 (a constant) leaves out the
+   tests for those cases, for a caller that knows u is a finite number >= 0: the same bits. */
+CX_INLINE double cx_log1p_core_d(double u, int special) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
     double w = 1.0 + u;
     double c = (u - (w - 1.0)) / w;                       /* correction, relative to w */
@@ -303,11 +304,13 @@ CX_INLINE double cx_log1p_d(double u) {
     p = p * z + 2.0 / 3.0;
     double lf = CX_FMA(s * z, p, s * 2.0);                /* log f */
     double res = e * ln2_hi + (lf + (e * ln2_lo + c));
+    if (!special) return res;
     res = w < 2.2250738585072014e-308 ? (w == 0.0 ? -INFINITY : NAN) : res;  /* 0, <0, subnormal */
     res = w == INFINITY ? INFINITY : res;
     res = u != u ? u : res;
     return res;
 }
+CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
 
 /* The row reductions below work on 16 fixed lanes (lane j takes the elements k with k = j mod
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
@@ -337,8 +340,11 @@ CX_INLINE double cx_log1p_d(double u) {
    says whether the row's terms exp(x - max) are all normal numbers, so that cx_sumexp_rest_*
    may take CX_EXP_NORMAL's exp: a row of more than CX_SMALL_K_OF(T) elements, none of them nan or
    infinite (their products by 0, summed, are 0), all within `span` of the maximum (86 for
-   floats, 700 for doubles).  The minimum and the sum ride along the maximum's loads. */
-#define CX_MINOP(a, b) ((b) < (a) ? (b) : (a))
+   floats, 700 for doubles).  The minimum and the sum ride along the maximum's loads.  The
+   minimum is `lo < v ? lo : v`, SSE's minps with the lanes' register as its destination: it
+   matters only when the sum of products is 0 (no nan, which the two orders treat differently);
+   `v < lo ? v : lo` took two register copies per vector in the baseline build. */
+#define CX_MINOP(a, b) ((a) < (b) ? (a) : (b))
 /* the 16 lanes of the maximum, the minimum and the sum of elements times 0 over b[0..16) */
 #define CX_SPAN_LANES(T, b)                                                                   \
     CX_PRAGMA(omp simd)                                                                       \
