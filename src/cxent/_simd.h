@@ -872,6 +872,7 @@ CX_INLINE void cx_block8_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
                                       int stream, const T *pf, const double *c,               \
                                       const float *hi, const float *lo) {                     \
         ptrdiff_t r = 0;                                                                      \
+        /* floats by 8 x 8 blocks first (the casts only compile the doubles' copy) */         \
         if (sizeof(T) == 4 && CX_BLOCK8_F && !stream && K >= 8) {                             \
             for (; r + 8 <= n; r += 8) {                                                      \
                 const double *cr = c ? c + r : NULL;                                          \
