@@ -25,17 +25,20 @@
    Leaving the maximum's own term (exactly 1) out of the float64 sum keeps log(total) accurate
    when the other terms are tiny: the loss of a confident correct prediction is log1p(rest).
    A +inf maximum makes the row nan, as in PyTorch; with no maximum 0/0 = nan and log(0) = -inf
-   follow.  log_total is nan unless want_log. */
+   follow.  log_total is nan unless want_log.  cx_rowsum_finish_core with `normal` 1 (a constant):
+   for a row whose terms are all normal numbers (CX_ALL_NORMAL: a finite maximum, no nan), whose
+   tests would all take the first branch: the same bits without them. */
 typedef struct {
     double shift, rest, total, log_total;
 } cx_rowsum;
 
-CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_log) {
+CX_INLINE cx_rowsum cx_rowsum_finish_core(double m, double acc, double cnt, int want_log,
+                                           int normal) {
     cx_rowsum r;
     double u;
-    if (m > -INFINITY) {
+    if (normal || m > -INFINITY) {
         u = acc + (cnt - 1.0);
-        u = m == INFINITY ? NAN : u;
+        if (!normal) u = m == INFINITY ? NAN : u;
         r.shift = m;
         r.rest = u;
         r.total = 1.0 + u;
@@ -45,20 +48,11 @@ CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_
         r.total = acc;
         u = acc - 1.0;
     }
-    r.log_total = want_log ? cx_log1p_d(u) : NAN;
+    r.log_total = want_log ? cx_log1p_core_d(u, !normal) : NAN;
     return r;
 }
-
-/* cx_rowsum_finish for a row whose terms are all normal numbers (CX_ALL_NORMAL: a finite
-   maximum, no nan): its tests would all take the first branch, so the same bits without them. */
-CX_INLINE cx_rowsum cx_rowsum_finish_normal(double m, double acc, double cnt, int want_log) {
-    cx_rowsum r;
-    double u = acc + (cnt - 1.0);
-    r.shift = m;
-    r.rest = u;
-    r.total = 1.0 + u;
-    r.log_total = want_log ? cx_log1p_core_d(u, 0) : NAN;
-    return r;
+CX_INLINE cx_rowsum cx_rowsum_finish(double m, double acc, double cnt, int want_log) {
+    return cx_rowsum_finish_core(m, acc, cnt, want_log, 0);
 }
 
 /* The loss of one row with class index y, PyTorch's definition with class weights w and label
@@ -162,11 +156,11 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
             cnt[j] += top ? (T)1 : (T)0;                                                      \
         }                                                                                     \
     }
-/* the normalisers of the group's 16 rows by FINISH: cx_rowsum_finish, or for a group whose terms
-   are all normal numbers cx_rowsum_finish_normal, the same bits without the tests for an
-   infinite or absent maximum and for log1p's special cases (and without the registers they
-   held: 71 of the general loop's 253 instructions per 8 rows were stack loads or stores and
-   36 blends, float32 K = 8, AVX2 build).  callgrind,
+/* the normalisers of the group's 16 rows: NORMAL (a constant) 1 for a group whose terms are all
+   normal numbers, cx_rowsum_finish_core's same bits without the tests for an infinite or absent
+   maximum and for log1p's special cases (and without the registers they held: 71 of the general
+   loop's 253 instructions per 8 rows were stack loads or stores and 36 blends, float32 K = 8,
+   AVX2 build).  callgrind,
    cross-entropy + gradient over 4M elements, AVX2 build: float32 K = 2 / 8 / 16 250.0 / 95.5 /
    64.8 -> 217.1 / 85.4 / 59.7 million instructions, float64 K = 10 / 24 / 40 97.4 / 91.4 / 88.7
    -> 88.3 / 86.0 / 84.2; baseline float32 K = 8 212.7 -> 179.1, float64 K = 10 260.5 -> 236.7.
@@ -175,10 +169,10 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    -3.5 %, one run; K = 40 the same); softmax float32 K = 8 / 16 24 / 17 %, float64 K = 10 / 24
    11 %; baseline 4-28 %; AVX-512 float32 K = 2 / 8 / 16 20 / 10 / 7 %, float64 K = 10 / 24 -2 /
    -4 % (one run). */
-#define CX_TILE_FINISH(FINISH)                                                                \
+#define CX_TILE_FINISH(NORMAL)                                                                \
     CX_PRAGMA(omp simd)                                                                       \
     for (int j = 0; j < 16; j++) {                                                            \
-        cx_rowsum q = FINISH((double)m[j], acc[j], (double)cnt[j], 1);                        \
+        cx_rowsum q = cx_rowsum_finish_core((double)m[j], acc[j], (double)cnt[j], 1, NORMAL); \
         rest[r0 + j] = q.rest;                                                                \
         tot[r0 + j] = q.total;                                                                \
         logt[r0 + j] = q.log_total;                                                           \
@@ -206,8 +200,8 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
                 const T *c = xt + k * CX_TILE + r0;                                           \
                 CX_PRAGMA(omp simd)                                                           \
                 for (int j = 0; j < 16; j++) {                                                \
-                    m[j] = c[j] > m[j] ? c[j] : m[j];                                         \
-                    lo[j] = lo[j] < c[j] ? lo[j] : c[j]; /* as CX_MINOP */                    \
+                    m[j] = CX_MAXOP(m[j], c[j]);                                              \
+                    lo[j] = CX_MINOP(lo[j], c[j]);                                            \
                     z[j] += c[j] * (T)0;                                                      \
                 }                                                                             \
             }                                                                                 \
@@ -217,7 +211,7 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
             for (ptrdiff_t k = 0; k < K; k++) {                                               \
                 const T *c = xt + k * CX_TILE + r0;                                           \
                 CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) m[j] = c[j] > m[j] ? c[j] : m[j];                \
+                for (int j = 0; j < 16; j++) m[j] = CX_MAXOP(m[j], c[j]);                     \
             }                                                                                 \
         }                                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
@@ -233,9 +227,9 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
             CX_TILE_TERMS(T, SUF, CX_EXP_MASKED)                                              \
         }                                                                                     \
         if (!slow) {                                                                          \
-            CX_TILE_FINISH(cx_rowsum_finish_normal)                                           \
+            CX_TILE_FINISH(1)                                                                 \
         } else {                                                                              \
-            CX_TILE_FINISH(cx_rowsum_finish)                                                  \
+            CX_TILE_FINISH(0)                                                                 \
         }                                                                                     \
     }
 #define CX_TILE_ROWSUM(T, SUF)                                                                \

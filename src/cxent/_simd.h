@@ -344,7 +344,7 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    minimum is `lo < v ? lo : v`, SSE's minps with the lanes' register as its destination: it
    matters only when the sum of products is 0 (no nan, which the two orders treat differently);
    `v < lo ? v : lo` took two register copies per vector in the baseline build. */
-#define CX_MINOP(a, b) ((a) < (b) ? (a) : (b))
+#define CX_MINOP(a, b) ((a) < (b) ? (a) : (b)) /* also the tiles' (_rows.h) */
 /* the 16 lanes of the maximum, the minimum and the sum of elements times 0 over b[0..16) */
 #define CX_SPAN_LANES(T, b)                                                                   \
     CX_PRAGMA(omp simd)                                                                       \
@@ -382,7 +382,6 @@ CX_ROW_MAX(double, d)
 CX_ROW_MAX(float, f)
 #undef CX_ROW_MAX
 #undef CX_SPAN_LANES
-#undef CX_MINOP
 
 /* Sum of exp(x[k] - m) over k in [0, n) in float64, split for accuracy: returns the sum of the
    terms whose x[k] != m, and *count gets the number of x[k] == m (each of those terms is exactly
@@ -833,16 +832,23 @@ CX_INLINE void cx_block_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, 
    24 / 33 / 48 7 / 5 / 12 / 6 % faster, K = 8-12 -4..+4 % in three runs (in the caches, 8,192
    rows: K = 8 the same, K = 10 / 16 2-5 % faster); new outputs K = 16 13 %; AVX-512 K = 8 / 16
    / 33 / 48 4 / 4 / 4 / 10 %; log_softmax K = 8 / 40 within 3 %, softmax K = 16 12 %. */
+#define CX_BLOCK8_d 0
+#define cx_block8_d(s, sr, sk, d, dr, dk, stream, c, hi, lo) /* never called */               \
+    ((void)(stream), (void)(c), (void)(hi), (void)(lo))
 #if defined(__AVX__) && CX_HAVE_FMA
-#define CX_BLOCK8_F 1
+#define CX_BLOCK8_f 1
 CX_INLINE __m256 cx_mul8_f(__m256 a, const float *hi, const float *lo) {
     return _mm256_fmadd_ps(a, _mm256_loadu_ps(hi), _mm256_mul_ps(a, _mm256_loadu_ps(lo)));
 }
-/* an 8 x 8 transpose: 8 source vectors ss apart to 8 destination vectors ds apart; with c each
-   source vector (a tile column of 8 lanes) times the lanes' factors first */
-CX_INLINE void cx_block8_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
-                           const double *c, const float *hi, const float *lo) {
+/* an 8 x 8 transpose, as cx_block_f (ordinary stores only): 8 source vectors ss apart to 8
+   destination vectors ds apart; with c each source vector (a tile column of 8 lanes) times the
+   lanes' factors first */
+CX_INLINE void cx_block8_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d, ptrdiff_t dr,
+                           ptrdiff_t dk, int stream, const double *c, const float *hi,
+                           const float *lo) {
+    ptrdiff_t ss = sk == 1 ? sr : sk, ds = sk == 1 ? dk : dr;
     __m256 a[8], t[8];
+    (void)stream;
     for (int i = 0; i < 8; i++) {
         a[i] = _mm256_loadu_ps(s + i * ss);
         if (c) a[i] = cx_mul8_f(a[i], hi, lo);
@@ -863,45 +869,30 @@ CX_INLINE void cx_block8_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
     }
 }
 #else
-#define CX_BLOCK8_F 0
-#define cx_block8_f(s, ss, d, ds, c, hi, lo) /* never called */ ((void)(c), (void)(hi), (void)(lo))
+#define CX_BLOCK8_f 0
+#define cx_block8_f cx_block8_d
 #endif
+/* groups of R rows from r by BLOCK's blocks of W columns (the last at column K - W) */
+#define CX_ROW_GROUPS(T, R, W, BLOCK)                                                         \
+    for (; r + (R) <= n; r += (R)) {                                                          \
+        const double *cr = c ? c + r : NULL;                                                  \
+        const float *hr = hi ? hi + r : NULL, *lr = lo ? lo + r : NULL;                       \
+        if (pf) cx_prefetch_bytes(pf + r * sr, (R) * K * (ptrdiff_t)sizeof(T));               \
+        for (ptrdiff_t k = 0; k + (W) <= K; k += (W))                                         \
+            BLOCK(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk, stream, cr, hr,   \
+                  lr);                                                                        \
+        if (K % ((W) ? (W) : 1))                                                              \
+            BLOCK(s + r * sr + (K - (W)) * sk, sr, sk, d + r * dr + (K - (W)) * dk, dr, dk,   \
+                  stream, cr, hr, lr);                                                        \
+    }
 #define CX_TRANSPOSE(T, SUF, W)                                                               \
     CX_INLINE void cx_transpose_##SUF(const T *s, ptrdiff_t sr, ptrdiff_t sk, T *d,            \
                                       ptrdiff_t dr, ptrdiff_t dk, ptrdiff_t n, ptrdiff_t K,    \
                                       int stream, const T *pf, const double *c,               \
                                       const float *hi, const float *lo) {                     \
         ptrdiff_t r = 0;                                                                      \
-        /* floats by 8 x 8 blocks first (the casts only compile the doubles' copy) */         \
-        if (sizeof(T) == 4 && CX_BLOCK8_F && !stream && K >= 8) {                             \
-            for (; r + 8 <= n; r += 8) {                                                      \
-                const double *cr = c ? c + r : NULL;                                          \
-                const float *hr = hi ? hi + r : NULL, *lr = lo ? lo + r : NULL;               \
-                if (pf)                                                                       \
-                    cx_prefetch_bytes(pf + r * sr, 8 * K * (ptrdiff_t)sizeof(T));             \
-                for (ptrdiff_t k = 0; k + 8 <= K; k += 8)                                     \
-                    cx_block8_f((const float *)(s + r * sr + k * sk), sk == 1 ? sr : sk,       \
-                                (float *)(d + r * dr + k * dk), sk == 1 ? dk : dr, cr, hr, lr); \
-                if (K % 8)                                                                    \
-                    cx_block8_f((const float *)(s + r * sr + (K - 8) * sk), sk == 1 ? sr : sk, \
-                                (float *)(d + r * dr + (K - 8) * dk), sk == 1 ? dk : dr, cr,   \
-                                hr, lr);                                                      \
-            }                                                                                 \
-        }                                                                                     \
-        if (W && K >= W) {                                                                    \
-            for (; r + 4 <= n; r += 4) {                                                      \
-                const double *cr = c ? c + r : NULL;                                          \
-                const float *hr = hi ? hi + r : NULL, *lr = lo ? lo + r : NULL;               \
-                if (pf)                                                                       \
-                    cx_prefetch_bytes(pf + r * sr, 4 * K * (ptrdiff_t)sizeof(T));             \
-                for (ptrdiff_t k = 0; k + W <= K; k += W)                                     \
-                    cx_block_##SUF(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk,  \
-                                   stream, cr, hr, lr);                                       \
-                if (K % (W ? W : 1))                                                            \
-                    cx_block_##SUF(s + r * sr + (K - W) * sk, sr, sk, d + r * dr + (K - W) * dk, \
-                                   dr, dk, stream, cr, hr, lr);                               \
-            }                                                                                 \
-        }                                                                                     \
+        if (CX_BLOCK8_##SUF && !stream && K >= 8) CX_ROW_GROUPS(T, 8, 8, cx_block8_##SUF)     \
+        if (W && K >= W) CX_ROW_GROUPS(T, 4, W, cx_block_##SUF)                               \
         for (; r < n; r++)                                                                    \
             for (ptrdiff_t k = 0; k < K; k++)                                                 \
                 d[r * dr + k * dk] = cx_out_##SUF(s[r * sr + k * sk], r, c, hi, lo);          \
@@ -909,6 +900,7 @@ CX_INLINE void cx_block8_f(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
 CX_TRANSPOSE(double, d, CX_BLOCK_W_D)
 CX_TRANSPOSE(float, f, CX_BLOCK_W_F)
 #undef CX_TRANSPOSE
+#undef CX_ROW_GROUPS
 
 /* Transposed copies between rows and a small-K tile (tile[k * CX_TILE + r] = row r's k-th
    element), for rows with unit element stride at offsets off[r]; run says that they follow each
