@@ -257,8 +257,8 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
             # scaled tile: no smoothing, no cap, no label entries put into the tile
             scale_out = a.eps == 0 and a.cap == 0 and not streams
             if a.eps == 0:
-                if not scale_out:
-                    _tile_scale(et, t.coef, t.n, K)
+                if not scale_out:  # (streams, or a cap: the label's entries in the same pass)
+                    _tile_scale(et, t.coef, t.n, K, lab if a.cap == 0 else NULL, gy)
             else:
                 for k in range(K):
                     wk = w[k * a.sw] if w != NULL else 1.0
@@ -275,7 +275,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
                 if lab[r] < 0:  # exact zeros, whatever the logits (nan included; coef 0)
                     for k in range(K):
                         et[k * _TILE + r] = 0
-            if a.cap == 0 and streams:  # the label's entries by vector selects
+            if a.cap == 0 and streams and a.eps != 0:  # the label's entries by vector selects
                 if floating is float:
                     cx_tile_put_f(et, lab, gy, t.n, K)
                 else:

@@ -30,7 +30,7 @@ def scale_lanes_array(floating[::1] e,      # IN/OUT
         raise ValueError("e and c must have the same length")
     with nogil:
         while i < n:  # one-column tiles
-            _tile_scale(&e[i], &c[i], min(<Py_ssize_t> _TILE, n - i), 1)
+            _tile_scale(&e[i], &c[i], min(<Py_ssize_t> _TILE, n - i), 1, NULL, NULL)
             i += _TILE
 
 

@@ -35,13 +35,14 @@ cdef inline void _scale(const floating* e, floating* g, Py_ssize_t n, double c) 
         cx_scale_d(e, g, n, c)
 
 
-cdef inline void _tile_scale(floating* et, const double* c, Py_ssize_t n,
-                             Py_ssize_t K) noexcept nogil:
-    # et[k * _TILE + r] = _mul(et[k * _TILE + r], c[r]) for r < n, k < K: a small-K tile
+cdef inline void _tile_scale(floating* et, const double* c, Py_ssize_t n, Py_ssize_t K,
+                             const Py_ssize_t* lab, const double* gy) noexcept nogil:
+    # et[k * _TILE + r] = _mul(et[k * _TILE + r], c[r]) for r < n, k < K: a small-K tile;
+    # with lab != NULL gy[r] instead at k == lab[r] (a gradient's label entries, cx_tile_put_*)
     if floating is float:
-        cx_tile_scale_f(et, c, n, K)
+        cx_tile_scale_f(et, c, n, K, lab, gy)
     else:
-        cx_tile_scale_d(et, c, n, K)
+        cx_tile_scale_d(et, c, n, K, lab, gy)
 
 
 cdef inline floating _logsub(floating x, floating m, double c) noexcept nogil:
@@ -557,7 +558,7 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize
     cdef Py_ssize_t r, k
     if streams:
         if c != NULL:
-            _tile_scale(et, c, t.n, K)
+            _tile_scale(et, c, t.n, K, NULL, NULL)
         if floating is float:
             cx_tile_stream_f(et, t.n, K, g + t.og[0])
         else:
@@ -570,7 +571,7 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize
             cx_tile_scatter_d(et, t.n, K, g, t.og, t.grun, c)
         return
     if c != NULL:
-        _tile_scale(et, c, t.n, K)
+        _tile_scale(et, c, t.n, K, NULL, NULL)
     for r in range(t.n):
         grow = g + t.og[r]
         for k in range(K):

@@ -91,8 +91,10 @@ cdef extern from "_simd.h" nogil:
     enum: CX_SMALL_K_F
     enum: CX_SMALL_K_D
     enum: CX_COMP_MIN_K
-    void cx_tile_scale_d(double* et, const double* c, Py_ssize_t n, Py_ssize_t K)
-    void cx_tile_scale_f(float* et, const double* c, Py_ssize_t n, Py_ssize_t K)
+    void cx_tile_scale_d(double* et, const double* c, Py_ssize_t n, Py_ssize_t K,
+                         const Py_ssize_t* lab, const double* gy)
+    void cx_tile_scale_f(float* et, const double* c, Py_ssize_t n, Py_ssize_t K,
+                         const Py_ssize_t* lab, const double* gy)
     void cx_tile_logsub_d(const double* xt, double* o, const double* m, const double* c,
                           Py_ssize_t n, Py_ssize_t K)
     void cx_tile_logsub_f(const float* xt, float* o, const float* m, const double* c,
