@@ -146,7 +146,7 @@ cdef inline void _label_group(Tile* t, const LabelArgs* a, Pos p, Py_ssize_t r0,
     cdef double scale = a.scale
     cdef Py_ssize_t K = a.K, n = t.n, counted = 0, computed, r
     _tile_x(t, a.sx, p, K)
-    t.grun = _offsets(a.sg.a, a.sg.b, p, n, t.og) and a.sg.b == K
+    _tile_g(t, a.sg.a, a.sg.b, p, K)
     if a.loss != NULL:  # (offsets into arrays that are absent are not read)
         _offsets(a.sl.a, a.sl.b, p, n, t.oo)
     if a.lse != NULL:

@@ -407,6 +407,7 @@ ctypedef struct Tile:
     Py_ssize_t skipped  # of them, rows with lab -1 (_label_group)
     bint xrun, grun     # its rows follow each other K elements apart in x / in the output
     Py_ssize_t xnext    # with xrun: rows that follow them in that run in x (the next tile's)
+    Py_ssize_t gnext    # with grun: the same in the output
     bint stream         # the output is large (_stream_out): copied out by non-temporal stores
 
 
@@ -435,7 +436,7 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     t.rmax, t.racc, t.rcnt = d + 14 * T, d + 15 * T, d + 16 * T
     t.lab, t.ox, t.og, t.ot, t.oo = i, i + T, i + 2 * T, i + 3 * T, i + 4 * T
     t.xrun = t.grun = t.stream = False
-    t.xnext = 0
+    t.xnext = t.gnext = 0
     memset(d, 0, 17 * T * sizeof(double))
     return True
 
@@ -446,6 +447,14 @@ cdef inline void _tile_x(Tile* t, Str3 sx, Pos p, Py_ssize_t K) noexcept nogil:
     # fetches while it copies these; none past the end of x's rows at p.a)
     t.xrun = _offsets(sx.a, sx.b, p, t.n, t.ox) and sx.b == K
     t.xnext = p.B - p.b - t.n if t.xrun else 0
+
+
+cdef inline void _tile_g(Tile* t, Py_ssize_t sa, Py_ssize_t sb, Pos p,
+                         Py_ssize_t K) noexcept nogil:
+    # the same for the output's rows (row strides sa, sb): t.og, t.grun and t.gnext (the next
+    # tile's output rows, which cx_tile_scatter_* fetches while it writes these)
+    t.grun = _offsets(sa, sb, p, t.n, t.og) and sb == K
+    t.gnext = p.B - p.b - t.n if t.grun else 0
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:
@@ -566,9 +575,9 @@ cdef inline void _tile_store(const Tile* t, floating* g, Py_ssize_t sk, Py_ssize
         return
     if sk == 1:
         if floating is float:
-            cx_tile_scatter_f(et, t.n, K, g, t.og, t.grun, c)
+            cx_tile_scatter_f(et, t.n, K, g, t.og, t.grun, c, t.gnext)
         else:
-            cx_tile_scatter_d(et, t.n, K, g, t.og, t.grun, c)
+            cx_tile_scatter_d(et, t.n, K, g, t.og, t.grun, c, t.gnext)
         return
     if c != NULL:
         _tile_scale(et, c, t.n, K, NULL, NULL)

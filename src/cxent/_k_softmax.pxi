@@ -176,7 +176,7 @@ cdef inline void _log_softmax_backward_row(const floating* y, Py_ssize_t sy, con
 cdef inline void _rows_tile_offsets(Tile* t, Pos* p, const RowsArgs* a) noexcept nogil:
     # the offsets of the tile's rows, and p moved past them
     _tile_x(t, a.sx, p[0], a.K)
-    t.grun = _offsets(a.so.a, a.so.b, p[0], t.n, t.og) and a.so.b == a.K
+    _tile_g(t, a.so.a, a.so.b, p[0], a.K)
     _offsets(a.sl.a, a.sl.b, p[0], t.n, t.oo)
     p[0] = _ahead(p[0], t.n)
 

@@ -104,9 +104,9 @@ cdef extern from "_simd.h" nogil:
     void cx_tile_gather_f(const float* x, const Py_ssize_t* off, Py_ssize_t n, Py_ssize_t K,
                           float* tile, bint run, Py_ssize_t npf)
     void cx_tile_scatter_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g,
-                           const Py_ssize_t* off, bint run, const double* c)
+                           const Py_ssize_t* off, bint run, const double* c, Py_ssize_t npf)
     void cx_tile_scatter_f(const float* tile, Py_ssize_t n, Py_ssize_t K, float* g,
-                           const Py_ssize_t* off, bint run, const double* c)
+                           const Py_ssize_t* off, bint run, const double* c, Py_ssize_t npf)
     void cx_tile_put_d(double* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,
                        Py_ssize_t K)
     void cx_tile_put_f(float* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,

@@ -718,13 +718,19 @@ CX_INLINE float cx_out_f(float v, ptrdiff_t r, const double *c, const float *hi,
    some elements a second time (the same values).  With `stream` (a tile to rows, K a multiple
    of W, d 16-byte aligned: cx_tile_stream_*) the blocks' stores are non-temporal.  With c (a
    tile to rows by ordinary stores: cx_tile_scatter_*) each lane r's elements are multiplied by
-   c[r] on their way (cx_out_*, in the blocks' vectors).  With pf (rows to a tile; pf the first
-   row of the next tile, all n of whose rows are in the array: cx_tile_gather_* passes NULL
-   otherwise, never a pointer past the array) each group of 4 rows first fetches the same rows
-   of the next tile into the caches: a small-K tile's rows are read at a burst, faster than the
-   hardware's prefetchers run ahead of them (session 20, an Intel Xeon with AVX-512, AVX2 build,
-   cross-entropy + gradient from memory: float64 K = 2-33 4-20 % faster, float32 within 4 %;
-   softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead gained nothing more). */
+   c[r] on their way (cx_out_*, in the blocks' vectors).  With pf (the first row of the next
+   tile on the rows' side, all n of whose rows are in the array: the callers pass NULL
+   otherwise, never a pointer past the array) each group of rows first fetches the same rows
+   of the next tile into the caches (its rows are K elements apart, as the copy's own rows on
+   that side): a small-K tile's rows are read or written at a burst, faster than the hardware's
+   prefetchers run ahead of them.  Rows to a tile (cx_tile_gather_*; session 20, an Intel Xeon
+   with AVX-512, AVX2 build, cross-entropy + gradient from memory: float64 K = 2-33 4-20 %
+   faster, float32 within 4 %; softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead
+   gained nothing more).  A tile to rows (cx_tile_scatter_*, the next tile's output lines, whose
+   stores would otherwise each wait for its line to be read; session 25, the same machine, AVX2
+   build, 4M elements, benchmarks/ab.py): cross-entropy + gradient float32 K = 8 / 16 / 24 / 32
+   / 48 8-17 / 27-31 / 15 / 9-16 / 13-19 % faster, float64 K = 10 14-17 %; softmax float32 K = 8
+   / 16 / 32 22 / 12 / 4 %, float64 K = 10 12 %; in the caches (131,072 elements) -3..+3 %. */
 /* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
    d 16-byte aligned) when `nt`, else by `store` */
 #define CX_PUT4(nt, stream, store, d, ds, o)                                                  \
@@ -877,7 +883,7 @@ CX_INLINE void cx_block8_f(const float *s, ptrdiff_t sr, ptrdiff_t sk, float *d,
     for (; r + (R) <= n; r += (R)) {                                                          \
         const double *cr = c ? c + r : NULL;                                                  \
         const float *hr = hi ? hi + r : NULL, *lr = lo ? lo + r : NULL;                       \
-        if (pf) cx_prefetch_bytes(pf + r * sr, (R) * K * (ptrdiff_t)sizeof(T));               \
+        if (pf) cx_prefetch_bytes(pf + r * K, (R) * K * (ptrdiff_t)sizeof(T));                \
         for (ptrdiff_t k = 0; k + (W) <= K; k += (W))                                         \
             BLOCK(s + r * sr + k * sk, sr, sk, d + r * dr + k * dk, dr, dk, stream, cr, hr,   \
                   lr);                                                                        \
@@ -995,7 +1001,8 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
         }                                                                                     \
     }                                                                                         \
     static void cx_tile_scatter_##SUF(const T *tile, ptrdiff_t n, ptrdiff_t K, T *g,          \
-                                      const ptrdiff_t *off, int run, const double *c) {       \
+                                      const ptrdiff_t *off, int run, const double *c,         \
+                                      ptrdiff_t npf) {                                        \
         float hi[CX_TILE], lo[CX_TILE]; /* c split, for float32 with hardware FMA */          \
         if (c && sizeof(T) == 4 && CX_HAVE_FMA) cx_split_lanes_f(c, n, hi, lo);              \
         switch (K) {                                                                          \
@@ -1019,7 +1026,8 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
 #define CX_SCATTER_CASE(KK, SUF)                                                              \
     case KK:                                                                                  \
         if (run) {                                                                            \
-            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0, NULL, c, hi, lo); \
+            cx_transpose_##SUF(tile, 1, CX_TILE, g + off[0], KK, 1, n, KK, 0,                 \
+                               npf >= n ? g + off[0] + n * KK : NULL, c, hi, lo);             \
             return;                                                                           \
         }                                                                                     \
         for (ptrdiff_t r = 0; r < n; r++)                                                     \
