@@ -112,6 +112,7 @@ cdef extern from "_simd.h" nogil:
     void cx_tile_put_f(float* et, const Py_ssize_t* lab, const double* gy, Py_ssize_t n,
                        Py_ssize_t K)
     void cx_stream_fence()
+    void cx_prefetch_bytes(const void* p, Py_ssize_t nbytes)
     bint cx_tile_can_stream_d(const double* g, Py_ssize_t K)
     bint cx_tile_can_stream_f(const float* g, Py_ssize_t K)
     void cx_tile_stream_d(const double* tile, Py_ssize_t n, Py_ssize_t K, double* g)
