@@ -217,7 +217,7 @@ def test_the_first_bad_label_is_reported_across_blocks(K, force_parallel):
 @contextlib.contextmanager
 def _streaming():
     """Every tile output copied out by non-temporal stores (where the rows allow them: 128 bytes
-    or more, aligned), as outputs of 8 MiB and more are."""
+    or more, aligned), as outputs larger than the L3 cache are."""
     old = kernels._set_stream_bytes(0)
     try:
         yield
@@ -339,8 +339,8 @@ def test_stream_switch_is_restored(streamed):
 
 
 def test_default_stream_threshold():
-    # outputs stream from 8 MiB, or from 1/16 of the L3 cache as glibc's sysconf reports it
-    # (getconf asks the same), whichever is more; 8 MiB where the size is unknown
+    # outputs stream from 8 MiB, or from the size of the L3 cache as glibc's sysconf reports
+    # it (getconf asks the same), whichever is more; 8 MiB where the size is unknown
     default, l3_reported = kernels.stream_info()
     assert cxent.show_config("dicts")["stores"] == {"non_temporal_from": default,
                                                     "l3": l3_reported}
@@ -351,7 +351,7 @@ def test_default_stream_threshold():
         pytest.skip("no getconf here")
     l3 = int(out) if out.isdigit() else 0
     assert l3_reported == l3
-    assert default == max(8 << 20, l3 // 16)
+    assert default == max(8 << 20, l3)
 
 
 # ---- rows of normal terms: the exp without the tests for tiny, nan and infinite results ----

@@ -64,8 +64,8 @@ def show_config(mode: str = "stdout") -> dict[str, Any] | None:
         are bound to, e.g. the copy bundled in the wheel); ``memory``: ``kept`` (bytes kept
         for the next large outputs, `release_memory`) and ``limit`` (the most it keeps);
         ``stores``: ``non_temporal_from`` (the smallest output, in bytes, that the kernels for
-        few classes write by non-temporal stores, in the AVX builds: the larger of 8 MiB and a
-        sixteenth of the L3 cache) and ``l3`` (the L3 cache's size as the OS reports it, 0 if
+        few classes write by non-temporal stores, in the AVX builds: the larger of 8 MiB and
+        the L3 cache) and ``l3`` (the L3 cache's size as the OS reports it, 0 if
         unknown); ``numpy``.
 
     Examples

@@ -257,7 +257,7 @@ cdef inline void _ce_tile(const floating* x, const LabelArgs* a, Tile* t) noexce
             # scaled tile: no smoothing, no cap, no label entries put into the tile
             scale_out = a.eps == 0 and a.cap == 0 and not streams
             if a.eps == 0:
-                if not scale_out:  # (streams, or a cap: the label's entries in the same pass)
+                if not scale_out:  # (streamed tiles: the label's entries in the same pass)
                     _tile_scale(et, t.coef, t.n, K, lab if a.cap == 0 else NULL, gy)
             else:
                 for k in range(K):

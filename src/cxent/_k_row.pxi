@@ -280,7 +280,7 @@ cdef enum:
     # slower at K = 64-128 by benchmarks/ab.py, float32 at K = 100 7 % faster)
     _GROUP_K_ROWS = 128
     # Outputs of at least this many bytes, or of 1 / _STREAM_L3_PART of the L3 cache if that is
-    # more (_stream_bytes), leave the tiles by non-temporal stores (_tile_store,
+    # more (_stream_bytes; now the whole L3, below), leave the tiles by non-temporal stores (_tile_store,
     # cx_tile_stream_*): too large for the caches, they go to memory anyway, and these stores do
     # not read each cache line from memory before writing it.  Measured (AVX2 build, one thread,
     # cross-entropy + gradient at K = 16-40) on EPYCs (32 MiB of L3 per core complex): outputs
@@ -292,9 +292,19 @@ cdef enum:
     # against 12.9-13.4); softmax float32 K = 32 / 40 at 16 MiB 21 / 35 % faster by ordinary
     # stores, at 64 MiB 15 % faster streamed.  A new output there is memory malloc gives back
     # with its lines still in that large cache, and a non-temporal store to a cached line costs
-    # its eviction.  L3 / 16 (30 MiB there, 2 MiB on the EPYCs) separates both machines' points.
+    # its eviction.  L3 / 16 (30 MiB there, 2 MiB on the EPYCs) separated both machines' points
+    # until the tiles' ordinary stores fetched the next tile's output lines (cx_tile_scatter_*,
+    # session 25).  Since then, on the Xeon, ordinary stores were the faster at every size
+    # measured (the same harness, one process, the three variants timed in turn with PyTorch
+    # and scikit-learn): cross-entropy + gradient float64 K = 16 / 20 / 24 / 32 / 33 / 40 at
+    # 32 MiB 1-3 / 9-11 / 7-11 / 0-1 / -1..+1 / 0-1 %, K = 16 / 24 at 64 MiB 4 / 11 %, K = 24
+    # at 256 MiB 10 %; float32 K = 32 / 40 at 32 MiB 10 / 18 %, K = 32 at 64 and 128 MiB
+    # 10-15 %; two threads 2-15 %; softmax at 8M elements 8-13 % (float64 K = 33, whose odd rows
+    # stream by pairs, 2-3 % slower).  So outputs stream only when larger than the L3 cache as
+    # the OS reports it (480 MiB there; 32 MiB on the EPYCs, not measured since the fetch), or
+    # from 8 MiB where its size is unknown.
     _STREAM_BYTES = 1 << 23
-    _STREAM_L3_PART = 16
+    _STREAM_L3_PART = 1
     # Rows of at least this many bytes fetch the next row while they take their exps
     # (_prefetch).  Measured (benchmarks/ab.py, AVX2 build on Zen 3, one thread, 8M elements
     # from memory): float32 K = 1,000-4,096 softmax 11-17 %, log_softmax 10-13 %,
@@ -351,7 +361,7 @@ cdef Py_ssize_t _stream_bytes = max(<Py_ssize_t> _STREAM_BYTES,
 def stream_info():
     """Return ``(the smallest output in bytes that leaves the small-K tiles by non-temporal
     stores, the L3 cache's size in bytes as the OS reports it or 0)``: the first is
-    max(8 MiB, L3 / 16) unless a test set it (_set_stream_bytes); builds without such stores
+    max(8 MiB, L3) unless a test set it (_set_stream_bytes); builds without such stores
     (no AVX) never use it."""
     return int(_stream_bytes), int(cx_l3_bytes())
 
@@ -599,8 +609,7 @@ cdef inline void _group_rowsum(const floating* x, Tile* t, Py_ssize_t K,
     # cx_tile_scatter_*): AVX2 build, cross-entropy + gradient (benchmarks/ab.py, 4M and 10M
     # elements, one thread, an Intel Xeon): float32 K = 64 / 100 6-17 / 1-8 %, float64 K = 48 /
     # 64 / 100 10-14 / 1-10 / 7-8 % faster (AVX-512 -1..+14 %); in the caches within 1 %, float64
-    # K = 64 14 % faster.
-    # The same row's next row (r + 1) instead: -8..+9 %.
+    # K = 64 14 % faster.  Fetching the group's next row (r + 1) instead: -8..+9 %.
     cdef floating* sh = <floating*> t.sh
     cdef const floating* xr
     cdef floating m

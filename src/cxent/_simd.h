@@ -1049,7 +1049,8 @@ CX_TILE_COPIES(float, f)
 /* The label entries of a gradient tile put in place: et[k * CX_TILE + r] = gy[r] for
    k == lab[r] (rows with lab[r] < 0 keep theirs), one select per element, for a tile that is
    copied out by cx_tile_stream_* (entries written into the rows after such a copy would read
-   their cache lines back from memory). */
+   their cache lines back from memory) after label smoothing's pass; without smoothing
+   cx_tile_scale_* puts them in its own pass. */
 #define CX_TILE_PUT(T, SUF)                                                                   \
     CX_INLINE void cx_tile_put_##SUF(T *et, const ptrdiff_t *lab, const double *gy,           \
                                      ptrdiff_t n, ptrdiff_t K) {                              \
