@@ -41,15 +41,16 @@ double cx_msvc_check(const double *xd, const float *xf, double *od, float *of, p
                          rest, 2, val, od, sm, od);
         cx_tile_labels_f(tf, tf, lab, xf, 1, 1, shf, rest, tot, logt, rest, 0.1, 2.0, sc, 0.1,
                          rest, 2, val, od, sm, od);
-        cx_tile_scale_d(td, xd, 1, 2);
-        cx_tile_scale_f(tf, xd, 1, 2);
+        cx_tile_scale_d(td, xd, 1, 2, NULL, NULL);
+        cx_tile_scale_f(tf, xd, 1, 2, lab, xd);
         cx_tile_logsub_d(td, td, xd, xd, 1, 2);
         cx_tile_logsub_f(tf, tf, xf, xd, 1, 2);
         acc += cx_keep_d(xd[0], 1) + cx_keep_f(xf[0], 0) + cx_hi_f(xd[0]) + cx_lo_f(xd[0])
                + cx_mul_split_f(xf[0], xf[1], xf[2]) + cx_logsub_split_f(xf[0], xf[1], xf[2], xf[3]);
-        cx_tile_scatter_d(td, 1, 2, od, off, 0, NULL);
-        cx_tile_scatter_f(tf, 1, 2, of, off, 1, xd);
-        cx_tile_scatter_d(td, 1, 2, od, off, 1, xd);
+        cx_tile_scatter_d(td, 1, 2, od, off, 0, NULL, 0);
+        cx_tile_scatter_f(tf, 1, 2, of, off, 1, xd, 0);
+        cx_tile_scatter_d(td, 1, 2, od, off, 1, xd, 0);
+        cx_prefetch_bytes(od, 16);
         cx_tile_put_d(td, lab, xd, 1, 2);
         cx_tile_put_f(tf, lab, xd, 1, 2);
         if (cx_tile_can_stream_d(od, 2)) cx_tile_stream_d(td, 1, 2, od);

@@ -280,11 +280,12 @@ cdef enum:
     # slower at K = 64-128 by benchmarks/ab.py, float32 at K = 100 7 % faster)
     _GROUP_K_ROWS = 128
     # Outputs of at least this many bytes, or of 1 / _STREAM_L3_PART of the L3 cache if that is
-    # more (_stream_bytes; now the whole L3, below), leave the tiles by non-temporal stores (_tile_store,
-    # cx_tile_stream_*): too large for the caches, they go to memory anyway, and these stores do
-    # not read each cache line from memory before writing it.  Measured (AVX2 build, one thread,
-    # cross-entropy + gradient at K = 16-40) on EPYCs (32 MiB of L3 per core complex): outputs
-    # of 8 and 16 MiB 6-20 % faster, of 1-4 MiB (still in the caches) 4-14 % slower.  On an
+    # more (_stream_bytes; now the whole L3, below), leave the tiles by non-temporal stores
+    # (_tile_store, cx_tile_stream_*): too large for the caches, they go to memory anyway, and
+    # these stores do not read each cache line from memory before writing it.  Measured (AVX2
+    # build, one thread, cross-entropy + gradient at K = 16-40) on EPYCs (32 MiB of L3 per core
+    # complex): outputs of 8 and 16 MiB 6-20 % faster, of 1-4 MiB (still in the caches) 4-14 %
+    # slower.  On an
     # Intel Xeon reporting 480 MiB of L3 (session 21, `python -m cxent bench`, peers run
     # between the calls, the threshold set by _set_stream_bytes): cross-entropy + gradient into
     # new outputs float32 K = 32-40 at 16 MiB 18-25 % faster by ordinary stores (7.8-8.0 ms
