@@ -728,9 +728,10 @@ CX_INLINE float cx_out_f(float v, ptrdiff_t r, const double *c, const float *hi,
    faster, float32 within 4 %; softmax float64 4-16 %, float32 0-6 %; a fetch two tiles ahead
    gained nothing more).  A tile to rows (cx_tile_scatter_*, the next tile's output lines, whose
    stores would otherwise each wait for its line to be read; session 25, the same machine, AVX2
-   build, 4M elements, benchmarks/ab.py): cross-entropy + gradient float32 K = 8 / 16 / 24 / 32
-   / 48 8-17 / 27-31 / 15 / 9-16 / 13-19 % faster, float64 K = 10 14-17 %; softmax float32 K = 8
-   / 16 / 32 22 / 12 / 4 %, float64 K = 10 12 %; in the caches (131,072 elements) -3..+3 %. */
+   build, 4M elements, benchmarks/ab.py, three runs): cross-entropy + gradient float32 K = 8 /
+   16 / 24 / 32 / 48 8-17 / 27-31 / 15 / 9-31 / 13-33 % faster, float64 K = 10 14-22 %; softmax
+   float32 K = 8 / 16 / 32 22 / 12 / 4 %, float64 K = 10 12 %; in the caches (131,072 elements)
+   -3..+3 %. */
 /* o[0..3] stored 16 bytes each at d, d + ds, d + 2 ds, d + 3 ds: by `stream` (non-temporal,
    d 16-byte aligned) when `nt`, else by `store` */
 #define CX_PUT4(nt, stream, store, d, ds, o)                                                  \
@@ -939,7 +940,7 @@ CX_INLINE float cx_put1_f(float e, ptrdiff_t lab, ptrdiff_t k, float gy) {
    elements): float64 K = 16 / 24 22.49 / 21.49 -> 20.74 / 19.73 million instructions, float32
    K = 32 13.73 -> 12.68 (the same in the AVX-512 build); the time within this Xeon's noise,
    where those outputs wait for the memory (benchmarks/ab.py, float64 K = 16-40, 4M elements,
-   two runs: -10..+8 %, most 2-7 % faster). */
+   two runs: -10..+8 %, most 2-7 % faster).  Outputs stream only above the L3's size since. */
 #define CX_TILE_SCALE_LOOP(T, SUF, PRODUCT)                                                   \
     for (ptrdiff_t k = 0; k < K; k++) {                                                       \
         T *e = et + k * CX_TILE;                                                              \
