@@ -279,8 +279,8 @@ cdef enum:
     # log_softmax, logsumexp in float32 (_group_rowsum alone; in float64 groups were 12-14 %
     # slower at K = 64-128 by benchmarks/ab.py, float32 at K = 100 7 % faster)
     _GROUP_K_ROWS = 128
-    # Outputs of at least this many bytes, or of 1 / _STREAM_L3_PART of the L3 cache if that is
-    # more (_stream_bytes; now the whole L3, below), leave the tiles by non-temporal stores
+    # Outputs of at least this many bytes, or larger than the L3 cache if that is more
+    # (_stream_bytes; the L3 / 16 of sessions 21-24, below), leave the tiles by non-temporal stores
     # (_tile_store, cx_tile_stream_*): too large for the caches, they go to memory anyway, and
     # these stores do not read each cache line from memory before writing it.  Measured (AVX2
     # build, one thread, cross-entropy + gradient at K = 16-40) on EPYCs (32 MiB of L3 per core
@@ -295,17 +295,16 @@ cdef enum:
     # with its lines still in that large cache, and a non-temporal store to a cached line costs
     # its eviction.  L3 / 16 (30 MiB there, 2 MiB on the EPYCs) separated both machines' points
     # until the tiles' ordinary stores fetched the next tile's output lines (cx_tile_scatter_*,
-    # session 25).  Since then, on the Xeon, ordinary stores were the faster at every size
-    # measured (the same harness, one process, the three variants timed in turn with PyTorch
-    # and scikit-learn): cross-entropy + gradient float64 K = 16 / 20 / 24 / 32 / 33 / 40 at
-    # 32 MiB 1-3 / 9-11 / 7-11 / 0-1 / -1..+1 / 0-1 %, K = 16 / 24 at 64 MiB 4 / 11 %, K = 24
-    # at 256 MiB 10 %; float32 K = 32 / 40 at 32 MiB 10 / 18 %, K = 32 at 64 and 128 MiB
-    # 10-15 %; two threads 2-15 %; softmax at 8M elements 8-13 % (float64 K = 33, whose odd rows
-    # stream by pairs, 2-3 % slower).  So outputs stream only when larger than the L3 cache as
-    # the OS reports it (480 MiB there; 32 MiB on the EPYCs, not measured since the fetch), or
-    # from 8 MiB where its size is unknown.
+    # session 25).  Since then, on the Xeon, ordinary stores were the faster at every size measured
+    # (benchmarks/stores.py: the default call and the two forced, timed in turn with PyTorch and
+    # scikit-learn in one process): cross-entropy + gradient float64 K = 16 / 20 / 24 / 32 / 33 / 40
+    # at 32 MiB 1-3 / 9-11 / 7-11 / 0-1 / -1..+1 / 0-1 %, K = 16 / 24 at 64 MiB 4 / 11 %, K = 24 at
+    # 256 MiB 10 %; float32 K = 32 / 40 at 32 MiB 10 / 18 %, K = 32 at 64 and 128 MiB 10-15 %; two
+    # threads 2-15 %; softmax at 8M elements 8-13 % (float64 K = 33, whose odd rows stream by pairs,
+    # 2-3 % slower).  So outputs stream only when larger than the L3 cache as the OS reports it (480
+    # MiB there; 32 MiB on the EPYCs, not measured since the fetch), or from 8 MiB where its size is
+    # unknown.
     _STREAM_BYTES = 1 << 23
-    _STREAM_L3_PART = 1
     # Rows of at least this many bytes fetch the next row while they take their exps
     # (_prefetch).  Measured (benchmarks/ab.py, AVX2 build on Zen 3, one thread, 8M elements
     # from memory): float32 K = 1,000-4,096 softmax 11-17 %, log_softmax 10-13 %,
@@ -355,8 +354,7 @@ def _fast_row(const floating[::1] x):
 
 
 # The smallest output (bytes) copied out of the tiles by non-temporal stores (_stream_out).
-cdef Py_ssize_t _stream_bytes = max(<Py_ssize_t> _STREAM_BYTES,
-                                    <Py_ssize_t> (cx_l3_bytes() // _STREAM_L3_PART))
+cdef Py_ssize_t _stream_bytes = max(<Py_ssize_t> _STREAM_BYTES, <Py_ssize_t> cx_l3_bytes())
 
 
 def stream_info():
@@ -452,20 +450,26 @@ cdef inline bint _tile_alloc(Tile* t, Py_ssize_t K, Py_ssize_t itemsize) noexcep
     return True
 
 
+cdef inline bint _run_rows(Py_ssize_t sa, Py_ssize_t sb, Pos p, Py_ssize_t n, Py_ssize_t K,
+                           Py_ssize_t* o, Py_ssize_t* nxt) noexcept nogil:
+    # the offsets o of the n rows from position p in an array with row strides (sa, sb), whether
+    # they are a run of rows K elements apart, and in *nxt how many rows follow them in that run
+    # (the next tile's, which the tile's copies fetch while they copy these; none past the end
+    # of the rows at p.a; 0 when not a run)
+    cdef bint run = _offsets(sa, sb, p, n, o) and sb == K
+    nxt[0] = p.B - p.b - n if run else 0
+    return run
+
+
 cdef inline void _tile_x(Tile* t, Str3 sx, Pos p, Py_ssize_t K) noexcept nogil:
-    # the offsets in x of the t.n rows from position p, whether they are a run of rows K elements
-    # apart, and how many rows follow them in that run (the next tile's, which cx_tile_gather_*
-    # fetches while it copies these; none past the end of x's rows at p.a)
-    t.xrun = _offsets(sx.a, sx.b, p, t.n, t.ox) and sx.b == K
-    t.xnext = p.B - p.b - t.n if t.xrun else 0
+    # t.ox, t.xrun, t.xnext of the t.n rows in x (cx_tile_gather_* fetches the next ones)
+    t.xrun = _run_rows(sx.a, sx.b, p, t.n, K, t.ox, &t.xnext)
 
 
 cdef inline void _tile_g(Tile* t, Py_ssize_t sa, Py_ssize_t sb, Pos p,
                          Py_ssize_t K) noexcept nogil:
-    # the same for the output's rows (row strides sa, sb): t.og, t.grun and t.gnext (the next
-    # tile's output rows, which cx_tile_scatter_* fetches while it writes these)
-    t.grun = _offsets(sa, sb, p, t.n, t.og) and sb == K
-    t.gnext = p.B - p.b - t.n if t.grun else 0
+    # t.og, t.grun, t.gnext of the t.n rows in the output (cx_tile_scatter_* fetches the next)
+    t.grun = _run_rows(sa, sb, p, t.n, K, t.og, &t.gnext)
 
 
 cdef inline void _tile_free(Tile* t) noexcept nogil:
