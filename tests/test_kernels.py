@@ -1,6 +1,6 @@
 """The compiled layer's two paths give the same bits.
 
-With at most 48 classes in float32 and 40 in float64 the kernels take rows a tile at a time (one
+With at most 64 classes in float32 and 40 in float64 the kernels take rows a tile at a time (one
 row per vector lane); with more, or when the tile path is switched off (``_set_small_k(0)``),
 contiguous rows go in groups (each row's sums, then the group's logarithms one row per lane:
 cross-entropy to 512 classes, log_softmax and logsumexp in float32 to 128) and longer or
@@ -20,11 +20,11 @@ import cxent
 from cxent._isa import kernels
 
 DTYPES = (np.float32, np.float64)
-TILE_K = {np.float32: 48, np.float64: 40}  # the tiles' largest K (_simd.h, CX_SMALL_K_OF)
+TILE_K = {np.float32: 64, np.float64: 40}  # the tiles' largest K (_simd.h, CX_SMALL_K_OF)
 KS = (1, 2, 3, 5, 8, 13, 16, 17, 24, 32, 33, 40)
 # (K, dtype) within the tiles' reach: past it, strided rows still sum element by element and
 # contiguous ones by blocks of 16 lanes (the same formulas, another order of the additions)
-KDT = [(K, dt) for dt in DTYPES for K in KS + ((41, 44, 48) if dt is np.float32 else ())]
+KDT = [(K, dt) for dt in DTYPES for K in KS + ((41, 48, 57, 64) if dt is np.float32 else ())]
 
 
 def _bits(a):
@@ -439,8 +439,8 @@ def test_which_tiles_take_the_short_exp():
             kernels._set_fast_rows(old)
     with pytest.raises(ValueError, match="1 to 32 rows of 1 to 40 classes, got 33 x 3"):
         kernels._fast_tile(np.zeros((33, 3)))
-    with pytest.raises(ValueError, match="1 to 32 rows of 1 to 48 classes, got 1 x 49"):
-        kernels._fast_tile(np.zeros((1, 49), np.float32))
+    with pytest.raises(ValueError, match="1 to 32 rows of 1 to 64 classes, got 1 x 65"):
+        kernels._fast_tile(np.zeros((1, 65), np.float32))
 
 
 @pytest.mark.parametrize("dt", DTYPES)

@@ -324,7 +324,7 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    27 / 35 %, softmax 45 / 26 / 19 %, log_softmax 37 / 28 / 23 %; AVX-512 build K = 44 / 48
    25 / 7 %, baseline K = 41-48 22-61 %; float64 K = 48 25 % slower, as session 20 found for
    K = 48-64: the transposed copies of long rows cost more than the groups' reads). */
-#define CX_SMALL_K_F 48
+#define CX_SMALL_K_F 64
 #define CX_SMALL_K_D 40
 #define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
 #define CX_SMALL_K_OF(T) (sizeof(T) == 4 ? CX_SMALL_K_F : CX_SMALL_K_D)
@@ -593,12 +593,17 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
         } else if (n > CX_SMALL_K_OF(T)) {                                                    \
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, 0)                                                \
         }                                                                                     \
-        for (ptrdiff_t k = k0; k < n; k++) { /* rows of at most CX_SMALL_K_OF(T) */        \
-            T v_ = EXPM(x[k], m, 0);                                                          \
-            int c_ = x[k] == m;                                                               \
-            if (e) e[k] = v_;                                                                 \
-            tail_cnt += c_;                                                                   \
-            tail += c_ ? 0.0 : (double)v_;                                                    \
+        if (n <= CX_SMALL_K_OF(T)) { /* the terms by vectors, then summed in order (the   \
+                                        tiles' order; e may be x: stored after the tests) */ \
+            T t_[CX_SMALL_K];                                                                 \
+            CX_PRAGMA(omp simd)                                                               \
+            for (ptrdiff_t k = 0; k < n; k++) t_[k] = EXPM(x[k], m, 0);                      \
+            for (ptrdiff_t k = 0; k < n; k++) {                                               \
+                int c_ = x[k] == m;                                                           \
+                if (e) e[k] = t_[k];                                                          \
+                tail_cnt += c_;                                                               \
+                tail += c_ ? 0.0 : (double)t_[k];                                             \
+            }                                                                                 \
         }                                                                                     \
         CX_PRAGMA(omp simd)                                                                   \
         for (int j = 0; j < 16; j++) lane_n[j] = cx_lanes_value_##SUF(lane_cnt[j]);           \
@@ -1039,7 +1044,9 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
     C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S)    \
     C(29, S) C(30, S) C(31, S) C(32, S) C(33, S) C(34, S) C(35, S) C(36, S) C(37, S) C(38, S)    \
-    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)
+    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)      \
+    C(49, S) C(50, S) C(51, S) C(52, S) C(53, S) C(54, S) C(55, S) C(56, S) C(57, S) C(58, S)    \
+    C(59, S) C(60, S) C(61, S) C(62, S) C(63, S) C(64, S)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
