@@ -66,6 +66,9 @@ def _logits(K, dt, seed=0):
     x[5, -1] = np.inf                # +inf makes the row nan
     x[6] = -np.inf                   # a row without a maximum
     x[7] = rng.standard_normal(K) * 1e-3
+    x[8, max(K - 16, 0)] = np.nan    # nan in a row's last 16 elements, in its first lane
+    x[9, :] = -30.0
+    x[9, 0], x[9, -1] = -0.0, 0.0    # a maximum of zeros of both signs
     x[40] = x[40].max()              # ties in a group of rows whose terms are all normal
     x[41, -1] = x[41, 0]             # (the tiles' short exp; for K = 2 its pairs)
     return x.astype(dt)

@@ -361,6 +361,18 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
         *fast = 0;                                                                            \
         if (n <= CX_SMALL_K_OF(T)) {                                                          \
             T m = -INFINITY;                                                                  \
+            if (n >= 16) { /* by lanes: the in-order maximum's value unless it is a zero,     \
+                              whose sign is the first zero's (in order then) */               \
+                CX_PRAGMA(omp simd)                                                           \
+                for (int j = 0; j < 16; j++) l[j] = -INFINITY;                                \
+                for (; k0 < n; k0 += 16) { /* the last block: the row's last 16 */            \
+                    const T *b_ = x + (k0 + 16 <= n ? k0 : n - 16);                           \
+                    CX_PRAGMA(omp simd)                                                       \
+                    for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], b_[j]);                \
+                }                                                                             \
+                CX_TREE16(l, CX_MAXOP)                                                        \
+                if (l[0] != 0) return l[0];                                                   \
+            }                                                                                 \
             for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
             return m;                                                                         \
         }                                                                                     \
