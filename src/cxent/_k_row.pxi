@@ -264,7 +264,7 @@ cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
 # output tile is copied back transposed.  The arithmetic is the row path's (_rows.h).
 
 cdef enum:
-    # float32 rows of up to 48 classes, float64 rows of up to 40 (_simd.h, CX_SMALL_K_OF: also
+    # float32 rows of up to 64 classes, float64 rows of up to 40 (_simd.h, CX_SMALL_K_OF: also
     # where the row path's sums go element by element); _SMALL_K the larger
     _SMALL_K = CX_SMALL_K
     _SMALL_K_F = CX_SMALL_K_F

@@ -323,7 +323,18 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    cross-entropy + gradient K = 41 / 44 / 48 46 / 29 / 17 % faster, into new outputs K = 44 / 48
    27 / 35 %, softmax 45 / 26 / 19 %, log_softmax 37 / 28 / 23 %; AVX-512 build K = 44 / 48
    25 / 7 %, baseline K = 41-48 22-61 %; float64 K = 48 25 % slower, as session 20 found for
-   K = 48-64: the transposed copies of long rows cost more than the groups' reads). */
+   K = 48-64: the transposed copies of long rows cost more than the groups' reads).  Since
+   session 26 float32 rows to 64 classes: with the output lines fetched a tile ahead (session
+   25) the tiles were faster than the groups there (AVX2 build, benchmarks/ab.py, 4M elements,
+   min of 9 rounds: cross-entropy + gradient K = 52 / 56 / 60 / 64 47 / 32 / 29 / 30 % faster,
+   into new outputs K = 56 / 64 25 / 15 %, softmax K = 56 / 64 34 / 13 %, log_softmax 23 / 5 %,
+   logsumexp 56 / 40 %; AVX-512 K = 52-64 13-46 %; baseline K = 52-60 24-37 % faster but K = 64
+   7 % slower, where its groups' lanes divide the row).  Rows of 49-64 classes that the tiles
+   do not take (cxent.score, temperature scaling) then sum in order too: the short rows'
+   maximum by lanes and their terms by vectors keep them within about 30 % of the blocks' time
+   (cxent.score, AVX2, 4M elements, two runs: K = 56 / 64 16.6-17.2 / 15.2-15.9 -> 21.1-22.3 /
+   19.3-19.9 ms) and made shorter rows faster (K = 32 float32 37.7-38.5 -> 25.6-26.8 ms, float64
+   40.2-41.7 -> 26.1-28.8 ms). */
 #define CX_SMALL_K_F 64
 #define CX_SMALL_K_D 40
 #define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
@@ -361,8 +372,9 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
         *fast = 0;                                                                            \
         if (n <= CX_SMALL_K_OF(T)) {                                                          \
             T m = -INFINITY;                                                                  \
-            if (n >= 16) { /* by lanes: the in-order maximum's value unless it is a zero,     \
-                              whose sign is the first zero's (in order then) */               \
+            if (n >= 16) { /* by lanes: the value of the maximum taken in order (nan skipped  \
+                              either way) unless it is a zero, whose sign is the first zero's \
+                              (taken in order then) */                                       \
                 CX_PRAGMA(omp simd)                                                           \
                 for (int j = 0; j < 16; j++) l[j] = -INFINITY;                                \
                 for (; k0 < n; k0 += 16) { /* the last block: the row's last 16 */            \
