@@ -332,9 +332,9 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    7 % slower, where its groups' lanes divide the row).  Rows of 49-64 classes that the tiles
    do not take (cxent.score, temperature scaling) then sum in order too: the short rows'
    maximum by lanes and their terms by vectors keep them within about 30 % of the blocks' time
-   (cxent.score, AVX2, 4M elements, two runs: K = 56 / 64 16.6-17.2 / 15.2-15.9 -> 21.1-22.3 /
-   19.3-19.9 ms) and made shorter rows faster (K = 32 float32 37.7-38.5 -> 25.6-26.8 ms, float64
-   40.2-41.7 -> 26.1-28.8 ms). */
+   (cxent.score, AVX2, 4M elements, two runs: K = 56 / 64 17.2-17.4 / 16.0-16.2 -> 22.3-22.5 /
+   21.0-21.2 ms) and made shorter rows faster (float32 K = 32 / 48 37.2-39.1 / 35.1-36.6 ->
+   25.8-26.6 / 23.1-23.5 ms, float64 K = 32 41.5-41.8 -> 27.2 ms). */
 #define CX_SMALL_K_F 64
 #define CX_SMALL_K_D 40
 #define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
