@@ -1068,7 +1068,7 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
     C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S)    \
     C(29, S) C(30, S) C(31, S) C(32, S) C(33, S) C(34, S) C(35, S) C(36, S) C(37, S) C(38, S)    \
-    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)      \
+    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)    \
     C(49, S) C(50, S) C(51, S) C(52, S) C(53, S) C(54, S) C(55, S) C(56, S) C(57, S) C(58, S)    \
     C(59, S) C(60, S) C(61, S) C(62, S) C(63, S) C(64, S)
 CX_TILE_COPIES(double, d)
