@@ -164,6 +164,33 @@ def test_probability_targets(K, dt, weighted, eps, sampled):
         _compare(f, x)
 
 
+@pytest.mark.parametrize("K,dt", KDT)
+def test_score(K, dt):
+    # cxent.score's tiles (contiguous rows), rows (tile path off) and strided rows: the same
+    # per-row losses and the same figures (each row's conf, rank, Brier term and entropy feed
+    # them)
+    x = _logits(K, dt)
+    y = np.random.default_rng(K).integers(0, K, len(x))
+
+    def run(a):
+        out = np.empty(len(a), dt)
+        r = cxent.score(a, y[-len(a):], out=out, topk=2)
+        return out, np.array([r.mean_loss, r.ece, r.brier, r.entropy, r.accuracy,
+                              r.topk_accuracy])
+
+    for a in (x, x[10:]):  # (the figures of rows without nan, -inf or +inf too)
+        with np.errstate(invalid="ignore"):
+            tile = run(a)
+            strided = run(np.asfortranarray(a))
+            old = kernels._set_small_k(0)
+            try:
+                rows = run(a)
+            finally:
+                kernels._set_small_k(old)
+        _same(rows, tile)
+        _same(strided, tile)
+
+
 def test_row_path_switch_is_restored(row_path):
     assert kernels._set_small_k(32) == 0
     kernels._set_small_k(0)

@@ -329,12 +329,11 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    min of 9 rounds: cross-entropy + gradient K = 52 / 56 / 60 / 64 47 / 32 / 29 / 30 % faster,
    into new outputs K = 56 / 64 25 / 15 %, softmax K = 56 / 64 34 / 13 %, log_softmax 23 / 5 %,
    logsumexp 56 / 40 %; AVX-512 K = 52-64 13-46 %; baseline K = 52-60 24-37 % faster but K = 64
-   7 % slower, where its groups' lanes divide the row).  Rows of 49-64 classes that the tiles
-   do not take (cxent.score, temperature scaling) then sum in order too: the short rows'
-   maximum by lanes and their terms by vectors keep them within about 30 % of the blocks' time
-   (cxent.score, AVX2, 4M elements, two runs: K = 56 / 64 17.2-17.4 / 16.0-16.2 -> 22.3-22.5 /
-   21.0-21.2 ms) and made shorter rows faster (float32 K = 32 / 48 37.2-39.1 / 35.1-36.6 ->
-   25.8-26.6 / 23.1-23.5 ms, float64 K = 32 41.5-41.8 -> 27.2 ms). */
+   7 % slower, where its groups' lanes divide the row).  The row path's rows of up to
+   CX_SMALL_K_OF sum in the tiles' order (cxent.score took such rows before it took tiles,
+   fit_temperature's float64 rows do): their terms by vectors, then summed in order, and their
+   maximum by lanes (cx_max_*).  fit_temperature, AVX2, 1M elements: float64 K = 10 265 -> 216
+   ms, float32 K = 32 81 -> 53 ms. */
 #define CX_SMALL_K_F 64
 #define CX_SMALL_K_D 40
 #define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
