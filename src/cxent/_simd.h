@@ -316,8 +316,8 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    16) and reduce the lanes by a fixed tree, so the order of the additions is the same for every
    instruction set.  The last partial block of a row of more than 16 is taken as the row's last 16
    elements with the lanes already done masked out (a padded copy costs more: its scalar
-   stores do not forward to the vector load); rows of at most CX_SMALL_K_OF(T) go element by
-   element, in the order of the small-K tiles (_rows.h), so that both paths give the same bits.
+   stores do not forward to the vector load); rows of at most CX_SMALL_K_OF(T) are summed element
+   by element, in the order of the small-K tiles (_rows.h), so that both paths give the same bits.
    The tiles take float32 rows to 48 classes and float64 rows to 40 (session 21, AVX2 build on
    an Intel Xeon, one thread, 4M elements, benchmarks/ab.py against the groups of rows: float32
    cross-entropy + gradient K = 41 / 44 / 48 46 / 29 / 17 % faster, into new outputs K = 44 / 48
@@ -336,7 +336,7 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
    ms, float32 K = 32 81 -> 53 ms. */
 #define CX_SMALL_K_F 64
 #define CX_SMALL_K_D 40
-#define CX_SMALL_K CX_SMALL_K_F /* the larger: the tiles' copies have a case per K to it */
+#define CX_SMALL_K CX_SMALL_K_F /* the larger (sizes scratch rows and _set_small_k) */
 #define CX_SMALL_K_OF(T) (sizeof(T) == 4 ? CX_SMALL_K_F : CX_SMALL_K_D)
 #define CX_TREE16(l, OP)                                                                      \
     for (int h = 8; h > 0; h /= 2) {                                                          \
@@ -366,40 +366,31 @@ CX_INLINE double cx_log1p_d(double u) { return cx_log1p_core_d(u, 1); }
     }
 #define CX_ROW_MAX(T, SUF)                                                                    \
     CX_INLINE T cx_max_##SUF(const T *x, ptrdiff_t n, int *fast) {                            \
-        T l[16], lo[16], z[16];                                                               \
+        T l[16], lo[16], z[16], m = -INFINITY;                                                \
         ptrdiff_t k0 = 0;                                                                     \
         *fast = 0;                                                                            \
-        if (n <= CX_SMALL_K_OF(T)) {                                                          \
-            T m = -INFINITY;                                                                  \
-            if (n >= 16) { /* by lanes: the value of the maximum taken in order (nan skipped  \
-                              either way) unless it is a zero, whose sign is the first zero's \
-                              (taken in order then) */                                       \
-                CX_PRAGMA(omp simd)                                                           \
-                for (int j = 0; j < 16; j++) l[j] = -INFINITY;                                \
-                for (; k0 < n; k0 += 16) { /* the last block: the row's last 16 */            \
-                    const T *b_ = x + (k0 + 16 <= n ? k0 : n - 16);                           \
-                    CX_PRAGMA(omp simd)                                                       \
-                    for (int j = 0; j < 16; j++) l[j] = CX_MAXOP(l[j], b_[j]);                \
-                }                                                                             \
-                CX_TREE16(l, CX_MAXOP)                                                        \
-                if (l[0] != 0) return l[0];                                                   \
+        if (n >= 16) {                                                                        \
+            CX_PRAGMA(omp simd)                                                               \
+            for (int j = 0; j < 16; j++) { l[j] = -INFINITY; lo[j] = INFINITY; z[j] = 0; }    \
+            for (; k0 + 16 <= n; k0 += 16) {                                                  \
+                CX_SPAN_LANES(T, x + k0)                                                      \
             }                                                                                 \
-            for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                          \
-            return m;                                                                         \
+            if (k0 < n) { /* the last 16 elements again: overlapping is harmless for these */ \
+                CX_SPAN_LANES(T, x + n - 16)                                                  \
+            }                                                                                 \
+            CX_TREE16(l, CX_MAXOP)                                                            \
+            if (n > CX_SMALL_K_OF(T)) {                                                       \
+                CX_TREE16(lo, CX_MINOP)                                                       \
+                CX_TREE16(z, CX_ADDOP)                                                        \
+                *fast = CX_ALL_NORMAL(SUF, l[0], lo[0], z[0]);                                \
+                return l[0];                                                                  \
+            }                                                                                 \
+            /* a short row: the maximum in order has this value (nan is skipped either way)   \
+               unless it is a zero, whose sign is the first zero's: in order then */          \
+            if (l[0] != 0) return l[0];                                                       \
         }                                                                                     \
-        CX_PRAGMA(omp simd)                                                                   \
-        for (int j = 0; j < 16; j++) { l[j] = -INFINITY; lo[j] = INFINITY; z[j] = 0; }         \
-        for (; k0 + 16 <= n; k0 += 16) {                                                      \
-            CX_SPAN_LANES(T, x + k0)                                                          \
-        }                                                                                     \
-        if (k0 < n) { /* the last 16 elements again: overlapping is harmless for these */    \
-            CX_SPAN_LANES(T, x + n - 16)                                                      \
-        }                                                                                     \
-        CX_TREE16(l, CX_MAXOP)                                                                \
-        CX_TREE16(lo, CX_MINOP)                                                               \
-        CX_TREE16(z, CX_ADDOP)                                                                \
-        *fast = CX_ALL_NORMAL(SUF, l[0], lo[0], z[0]);                                        \
-        return l[0];                                                                          \
+        for (ptrdiff_t k = 0; k < n; k++) m = CX_MAXOP(m, x[k]);                              \
+        return m;                                                                             \
     }
 CX_ROW_MAX(double, d)
 CX_ROW_MAX(float, f)
@@ -615,9 +606,8 @@ CX_INLINE void cx_prefetch_bytes(const void *p, ptrdiff_t nbytes) {
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, CX_EXP_NORMAL)                                    \
         } else if (n > CX_SMALL_K_OF(T)) {                                                    \
             CX_SUMEXP_BLOCKS(T, BODY, EXPM, 0)                                                \
-        }                                                                                     \
-        if (n <= CX_SMALL_K_OF(T)) { /* the terms by vectors, then summed in order (the   \
-                                        tiles' order; e may be x: stored after the tests) */ \
+        } else { /* the terms by vectors, then summed in order (the tiles' order; e may be x: \
+                    stored after the tests) */                                               \
             T t_[CX_SMALL_K];                                                                 \
             CX_PRAGMA(omp simd)                                                               \
             for (ptrdiff_t k = 0; k < n; k++) t_[k] = EXPM(x[k], m, 0);                      \
@@ -1067,15 +1057,24 @@ CX_INLINE void cx_tile_logsub_f(const float *xt, float *o, const float *m, const
     C(9, S) C(10, S) C(11, S) C(12, S) C(13, S) C(14, S) C(15, S) C(16, S) C(17, S) C(18, S)     \
     C(19, S) C(20, S) C(21, S) C(22, S) C(23, S) C(24, S) C(25, S) C(26, S) C(27, S) C(28, S)    \
     C(29, S) C(30, S) C(31, S) C(32, S) C(33, S) C(34, S) C(35, S) C(36, S) C(37, S) C(38, S)    \
-    C(39, S) C(40, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S) C(48, S)    \
-    C(49, S) C(50, S) C(51, S) C(52, S) C(53, S) C(54, S) C(55, S) C(56, S) C(57, S) C(58, S)    \
-    C(59, S) C(60, S) C(61, S) C(62, S) C(63, S) C(64, S)
+    C(39, S) C(40, S) CX_TILE_CASES_##S(C, S)
+/* one case per K to the type's tile limit (CX_SMALL_K_OF; a larger K would take the default's
+   loops, slower) */
+#if CX_SMALL_K_D != 40 || CX_SMALL_K_F != 64
+#error "the tile copies' cases end at CX_SMALL_K_D and CX_SMALL_K_F"
+#endif
+#define CX_TILE_CASES_d(C, S)
+#define CX_TILE_CASES_f(C, S) C(41, S) C(42, S) C(43, S) C(44, S) C(45, S) C(46, S) C(47, S)      \
+    C(48, S) C(49, S) C(50, S) C(51, S) C(52, S) C(53, S) C(54, S) C(55, S) C(56, S) C(57, S)    \
+    C(58, S) C(59, S) C(60, S) C(61, S) C(62, S) C(63, S) C(64, S)
 CX_TILE_COPIES(double, d)
 CX_TILE_COPIES(float, f)
 #undef CX_TILE_COPIES
 #undef CX_GATHER_CASE
 #undef CX_SCATTER_CASE
 #undef CX_TILE_CASES
+#undef CX_TILE_CASES_d
+#undef CX_TILE_CASES_f
 
 /* The label entries of a gradient tile put in place: et[k * CX_TILE + r] = gy[r] for
    k == lab[r] (rows with lab[r] < 0 keep theirs), one select per element, for a tile that is
