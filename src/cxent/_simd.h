@@ -307,6 +307,7 @@ CX_INLINE double cx_log1p_core_d(double u, int special) {
     f = big ? f * 0.5 : f;
     e = big ? e + 1.0 : e;
     double s = (f - 1.0) / (f + 1.0), z = s * s;
+#if CX_HAVE_FMA
     double p = 2.0 / 21.0;
     p = p * z + 2.0 / 19.0;
     p = p * z + 2.0 / 17.0;
@@ -317,6 +318,13 @@ CX_INLINE double cx_log1p_core_d(double u, int special) {
     p = p * z + 2.0 / 7.0;
     p = p * z + 2.0 / 5.0;
     p = p * z + 2.0 / 3.0;
+#else /* Estrin's scheme, as cx_exp_core_d's q */
+    double z2 = z * z, z4 = z2 * z2;
+    double p01 = 2.0 / 5.0 * z + 2.0 / 3.0, p23 = 2.0 / 9.0 * z + 2.0 / 7.0;
+    double p45 = 2.0 / 13.0 * z + 2.0 / 11.0, p67 = 2.0 / 17.0 * z + 2.0 / 15.0;
+    double p89 = 2.0 / 21.0 * z + 2.0 / 19.0;
+    double p = ((p89 * z4 + (p67 * z2 + p45)) * z4) + (p23 * z2 + p01);
+#endif
     double lf = CX_FMA(s * z, p, s * 2.0);                /* log f */
     double res = e * ln2_hi + (lf + (e * ln2_lo + c));
     if (!special) return res;
