@@ -136,6 +136,8 @@ CX_INLINE double cx_exp_core_d(double s, int overflow) {
     q = q * r + 0x1.5555555553d37p-5;
     q = q * r + 0x1.5555555555556p-3;
     q = q * r + 0x1.0000000000001p-1;
+    double p = q * r + 1.0;
+    p = p * r + 1.0;
 #else
     double u = r * r, u2 = u * u;
     double q01 = 0x1.5555555555556p-3 * r + 0x1.0000000000001p-1;
@@ -144,9 +146,8 @@ CX_INLINE double cx_exp_core_d(double s, int overflow) {
     double q67 = 0x1.71de0d85293b8p-19 * r + 0x1.a019b8ca26fcfp-16;
     double q89 = 0x1.af390ba7e6f47p-26 * r + 0x1.2891d4ffbb0f9p-22;
     double q = (q89 * u2 + (q67 * u + q45)) * u2 + (q23 * u + q01);
+    double p = 1.0 + (u * q + r);
 #endif
-    double p = q * r + 1.0;
-    p = p * r + 1.0;
     double res;
     if (overflow == CX_EXP_NORMAL) return cx_from_bits_d(cx_bits_d(p) + (cx_bits_d(z) << 52));
     if (overflow) {
