@@ -304,10 +304,12 @@ CX_INLINE void cx_lanes_rowsum(const double *m, const double *acc, const double 
    exp(x_y - shift) and weight (any value where lab[r] < 0); rest, tot, logt the rows'
    normalisers; dot[r] as in cx_label_terms; sc[r] the row's scale (times its sample weight);
    lse[r] the row's log-normaliser (read only with zl != 0).  Writes the loss val[r] (before the
-   sample weight), coef[r], smooth[r] and gy[r].  Used by the tiles and by groups of rows. */
+   sample weight), coef[r], smooth[r] and gy[r].  Used by the tiles and by groups of rows (n at
+   most CX_TILE).  A row that does not count is zeroed by a mask of the bits, all ones or none per
+   row, taken from lab first by a plain loop: a select on lab[r] >= 0 left the SSE2 baseline's
+   lane loop scalar (GCC turns it into branches there), 76 instructions a row at K = 10. */
 #define CX_LABEL_LANE(ZLOSS)                                                                  \
     {                                                                                         \
-        int ok = lab[r] >= 0;                                                                 \
         cx_rowsum q;                                                                          \
         q.shift = 0.0; /* not read by the label terms */                                      \
         q.rest = rest[r];                                                                     \
@@ -316,8 +318,8 @@ CX_INLINE void cx_lanes_rowsum(const double *m, const double *acc, const double 
         cx_label_terms_t o = cx_label_terms(xy[r], ey[r], wy[r], dot[r], q, eps, sm, wsum,    \
                                             sc[r]);                                           \
         if (ZLOSS) o = cx_label_zloss(o, ey[r], q, sc[r], zl, lse[r]);                        \
-        val[r] = ok ? o.loss : 0.0;                                                           \
-        coef[r] = ok ? o.coef : 0.0;                                                          \
+        val[r] = cx_from_bits_d(cx_bits_d(o.loss) & ok[r]);                                   \
+        coef[r] = cx_from_bits_d(cx_bits_d(o.coef) & ok[r]);                                  \
         smooth[r] = o.smooth;                                                                 \
         gy[r] = o.gy;                                                                         \
     }
@@ -328,6 +330,8 @@ CX_INLINE void cx_label_lanes(const double *xy, const double *ey, const double *
                               const double *lse, ptrdiff_t K, double *val, double *coef,
                               double *smooth, double *gy) {
     double sm = eps / (double)K;
+    uint64_t ok[CX_TILE];
+    for (ptrdiff_t r = 0; r < n; r++) ok[r] = lab[r] >= 0 ? ~(uint64_t)0 : 0;
     if (zl == 0.0) {
         CX_PRAGMA(omp simd)
         for (ptrdiff_t r = 0; r < n; r++) CX_LABEL_LANE(0)
