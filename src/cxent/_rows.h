@@ -144,16 +144,20 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
 /* the maximum's terms dropped from acc[j] and counted in cnt[j]: top, whether the element a is
    the row's shift sv (its maximum), and the term v added or not.  floats: v zeroed by a mask of
    its bits before the conversion (a select would be turned into two of doubles, each after an
-   addition).  doubles in the AVX builds: by the comparison's own 64-bit mask, an AND-NOT, and
-   the count raised by 1.0 AND it (a select took a blend and two comparisons: callgrind,
-   cross-entropy + gradient, 1M elements, AVX2 build: float64 K = 10 / 32 21.39 / 15.50 ->
-   21.19 / 15.26 million instructions; the same bits).  SSE2 has no 64-bit mask from a
-   comparison that GCC vectorizes (it leaves the loop scalar): a select there. */
+   addition).  doubles in the AVX builds: one = 1.0 AND the comparison's own 64-bit mask, the
+   count raised by one and the sum by v - one (the maximum's v is exp(0) = 1 exactly, or nan
+   for a maximum of +inf, whose row is nan whatever its sum): the same bits without a blend,
+   where a select took a blend and two comparisons (AVX2 build, benchmarks/ab.py, 4M elements,
+   cross-entropy + gradient float64 K = 10-32 6-9 % faster, K = 40 0-1 %; softmax 2-4 %;
+   AVX-512 2-4 %; callgrind 1M elements K = 10 / 32 21.39 / 15.50 -> 21.30 / 15.32 million
+   instructions; an AND-NOT of the mask, which GCC made a blend with zero, was half as fast).
+   SSE2 has no 64-bit mask from a comparison that GCC vectorizes (it leaves the loop scalar):
+   a select there. */
 #if defined(__AVX__)
-#define CX_TILE_TOP_d(a, sv) cx_mask_d top = cx_eq_mask_d(a, sv);
+#define CX_TILE_TOP_d(a, sv) double one = cx_from_bits_d(cx_bits_d(1.0) & cx_eq_mask_d(a, sv));
 #define CX_TILE_TERM_d(v)                                                                     \
-    acc[j] += cx_andnot_d(top, v);                                                            \
-    cnt[j] += cx_from_bits_d(cx_bits_d(1.0) & top);
+    acc[j] += v - one;                                                                        \
+    cnt[j] += one;
 #else
 #define CX_TILE_TOP_d(a, sv) int top = (a) == (sv);
 #define CX_TILE_TERM_d(v)                                                                     \
