@@ -148,9 +148,10 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    count raised by one and the sum by v - one (the maximum's v is exp(0) = 1 exactly, or nan
    for a maximum of +inf, whose row is nan whatever its sum): the same bits without a blend,
    where a select took a blend and two comparisons (AVX2 build, benchmarks/ab.py, 4M elements,
-   cross-entropy + gradient float64 K = 10-32 6-9 % faster, K = 40 0-1 %; softmax 2-4 %;
-   AVX-512 2-4 %; callgrind 1M elements K = 10 / 32 21.39 / 15.50 -> 21.30 / 15.32 million
-   instructions; an AND-NOT of the mask, which GCC made a blend with zero, was half as fast).
+   cross-entropy + gradient float64 K = 10-32 3-7 % faster, K = 40 1-13 %; softmax 2-4 %;
+   AVX-512 within 1-3 % either way; callgrind, 1M elements, K = 10 / 32 21.39 / 15.50 -> 21.30 /
+   15.32 million instructions; an AND-NOT of the mask, which GCC made a blend with zero, gained
+   half as much).
    SSE2 has no 64-bit mask from a comparison that GCC vectorizes (it leaves the loop scalar):
    a select there. */
 #if defined(__AVX__)
