@@ -824,14 +824,16 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
 }
 #elif CX_SSE2
 #define CX_BLOCK_W_D 2
-/* the SSE2 baseline: the same 4 x 2 blocks as two 2 x 2 ones of 16-byte vectors (callgrind,
-   cross-entropy + gradient, 1M float64 elements, K = 10: the tile copies 6.25 -> 4.4 million
-   instructions, element by element before) */
+/* the SSE2 baseline: the same 4 x 2 blocks as two 2 x 2 ones of 16-byte vectors, by ordinary
+   stores (CX_STREAM is 0 without AVX).  Element by element before: callgrind, cross-entropy +
+   gradient, 1M float64 elements, K = 10, the tile copies 6.25 -> 5.45 million instructions;
+   benchmarks/ab.py, 4M elements, softmax K = 10 / 32 16 / 6 % faster. */
 CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d, ptrdiff_t dr,
                           ptrdiff_t dk, int stream, const double *c, const float *hi,
                           const float *lo) {
     (void)hi;
     (void)lo;
+    (void)stream;
     for (int i = 0; i < 4; i += 2) {
         if (sk == 1) { /* rows r+i, r+i+1, columns k, k+1 -> tile columns k, k+1 */
             __m128d a0 = _mm_loadu_pd(s + i * sr), a1 = _mm_loadu_pd(s + (i + 1) * sr);
@@ -844,14 +846,8 @@ CX_INLINE void cx_block_d(const double *s, ptrdiff_t sr, ptrdiff_t sk, double *d
                 c0 = _mm_mul_pd(c0, f);
                 c1 = _mm_mul_pd(c1, f);
             }
-            __m128d o0 = _mm_unpacklo_pd(c0, c1), o1 = _mm_unpackhi_pd(c0, c1);
-            if (stream) {
-                _mm_stream_pd(d + i * dr, o0);
-                _mm_stream_pd(d + (i + 1) * dr, o1);
-            } else {
-                _mm_storeu_pd(d + i * dr, o0);
-                _mm_storeu_pd(d + (i + 1) * dr, o1);
-            }
+            _mm_storeu_pd(d + i * dr, _mm_unpacklo_pd(c0, c1));
+            _mm_storeu_pd(d + (i + 1) * dr, _mm_unpackhi_pd(c0, c1));
         }
     }
 }

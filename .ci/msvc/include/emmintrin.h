@@ -21,7 +21,6 @@ __m128d _mm_mul_pd(__m128d a, __m128d b);
 __m128d _mm_unpacklo_pd(__m128d a, __m128d b);
 __m128d _mm_unpackhi_pd(__m128d a, __m128d b);
 void _mm_storeu_pd(double *p, __m128d a);
-void _mm_stream_pd(double *p, __m128d a);
 __m128d _mm_cvtps_pd(__m128 a);
 __m128 _mm_cvtpd_ps(__m128d a);
 void _mm_sfence(void);
