@@ -154,21 +154,21 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
    half as much).
    SSE2 has no 64-bit mask from a comparison that GCC vectorizes (it leaves the loop scalar):
    a select there. */
+#define CX_TILE_TOP_SEL(a, sv) int top = (a) == (sv);
+#define CX_TILE_TERM_SEL(T, SUF, v)                                                           \
+    acc[j] += (double)cx_keep_##SUF(v, !top);                                                 \
+    cnt[j] += top ? (T)1 : (T)0;
+#define CX_TILE_TOP_f CX_TILE_TOP_SEL
+#define CX_TILE_TERM_f CX_TILE_TERM_SEL
 #if defined(__AVX__)
 #define CX_TILE_TOP_d(a, sv) double one = cx_from_bits_d(cx_bits_d(1.0) & cx_eq_mask_d(a, sv));
-#define CX_TILE_TERM_d(v)                                                                     \
+#define CX_TILE_TERM_d(T, SUF, v)                                                             \
     acc[j] += v - one;                                                                        \
     cnt[j] += one;
 #else
-#define CX_TILE_TOP_d(a, sv) int top = (a) == (sv);
-#define CX_TILE_TERM_d(v)                                                                     \
-    acc[j] += cx_keep_d(v, !top);                                                             \
-    cnt[j] += top ? 1.0 : 0.0;
+#define CX_TILE_TOP_d CX_TILE_TOP_SEL
+#define CX_TILE_TERM_d CX_TILE_TERM_SEL
 #endif
-#define CX_TILE_TOP_f(a, sv) int top = (a) == (sv);
-#define CX_TILE_TERM_f(v)                                                                     \
-    acc[j] += (double)cx_keep_f(v, !top);                                                     \
-    cnt[j] += top ? 1.0f : 0.0f;
 #define CX_TILE_TERMS(T, SUF, MODE)                                                           \
     for (ptrdiff_t k = 0; k < K; k++) {                                                       \
         const T *c = xt + k * CX_TILE + r0;                                                   \
@@ -178,7 +178,7 @@ CX_INLINE cx_label_terms_t cx_label_zloss(cx_label_terms_t o, double ey, cx_rows
             T v = CX_EXPM_##SUF(c[j], s[j], MODE);                                            \
             CX_TILE_TOP_##SUF(c[j], s[j])                                                     \
             e[j] = v;                                                                         \
-            CX_TILE_TERM_##SUF(v)                                                             \
+            CX_TILE_TERM_##SUF(T, SUF, v)                                                     \
         }                                                                                     \
     }
 /* the normalisers of the group's 16 rows: NORMAL (a constant) 1 for a group whose terms are all
@@ -284,6 +284,8 @@ CX_TILE_ROWSUM(float, f)
 #undef CX_TILE_TOP_d
 #undef CX_TILE_TERM_f
 #undef CX_TILE_TERM_d
+#undef CX_TILE_TOP_SEL
+#undef CX_TILE_TERM_SEL
 #undef CX_TILE_PAIR_TERMS
 
 /* The normalisers of n rows from their maxima m[r], sums acc[r] of the terms other than the
